@@ -1,0 +1,59 @@
+# LiveDesk Contacts Admin. `make run` starts the demo, `make test` runs the whole suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip --disable-pip-version-check -q
+PORT ?= 8000
+SANDBOX_PORT ?= 8765
+SEED ?= 300
+
+.PHONY: run test lint format sandbox worker sync push-pending bench-sync bench-admin messages clean
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -r requirements.txt
+	touch $@
+
+$(VENV)/.test: $(VENV)/.runtime requirements-test.txt
+	$(PIP) install -r requirements-test.txt
+	touch $@
+
+run: $(VENV)/.runtime
+	PORT=$(PORT) SANDBOX_PORT=$(SANDBOX_PORT) SEED=$(SEED) scripts/run.sh
+
+test: $(VENV)/.test
+	scripts/ensure-chromium.sh
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+
+lint: $(VENV)/.test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.test
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+sandbox: $(VENV)/.runtime
+	$(PY) manage.py livedesk_sandbox --port $(SANDBOX_PORT) --seed $(SEED)
+
+worker: $(VENV)/.runtime
+	$(PY) manage.py db_worker
+
+sync: $(VENV)/.runtime
+	$(PY) manage.py sync_contacts
+
+push-pending: $(VENV)/.runtime
+	$(PY) manage.py push_pending
+
+bench-sync: $(VENV)/.runtime
+	$(PY) scripts/bench_sync.py
+
+bench-admin: $(VENV)/.test
+	$(PY) scripts/bench_admin.py
+
+messages: $(VENV)/.runtime
+	cd contacts && ../$(PY) ../manage.py makemessages -l th --no-obsolete && ../$(PY) ../manage.py compilemessages -l th
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,259 @@
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Upper
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Contact(models.Model):
+    """The local mirror of one LiveDesk contact: written only by sync and by confirmed pushes."""
+
+    class AvailabilityStatus(models.TextChoices):
+        ONLINE = "online", _("Online")
+        OFFLINE = "offline", _("Offline")
+        BUSY = "busy", _("Busy")
+
+    class PushState(models.TextChoices):
+        IN_SYNC = "in_sync", _("In sync")
+        PENDING = "pending", _("Pending")
+        FAILED = "failed", _("Failed")
+
+    remote_id = models.BigIntegerField(_("LiveDesk id"), unique=True)
+    name = models.CharField(_("name"), max_length=255, blank=True)
+    first_name = models.CharField(_("first name"), max_length=255, blank=True)
+    last_name = models.CharField(_("last name"), max_length=255, blank=True)
+    email = models.CharField(_("email"), max_length=255, blank=True)
+    phone_number = models.CharField(_("phone number"), max_length=32, blank=True)
+    identifier = models.CharField(_("identifier"), max_length=255, blank=True)
+    thumbnail = models.CharField(_("thumbnail URL"), max_length=2048, blank=True)
+    availability_status = models.CharField(
+        _("availability"),
+        max_length=16,
+        choices=AvailabilityStatus.choices,
+        default=AvailabilityStatus.OFFLINE,
+    )
+    blocked = models.BooleanField(_("blocked"), default=False)
+    # Copied out of additional_attributes so agents can search, filter and sort on them.
+    company_name = models.CharField(_("company name"), max_length=255, blank=True)
+    city = models.CharField(_("city"), max_length=255, blank=True)
+    country = models.CharField(_("country"), max_length=255, blank=True)
+    country_code = models.CharField(_("country code"), max_length=8, blank=True)
+    additional_attributes = models.JSONField(_("additional attributes"), default=dict, blank=True)
+    custom_attributes = models.JSONField(_("custom attributes"), default=dict, blank=True)
+    contact_inboxes = models.JSONField(_("inboxes"), default=list, blank=True)
+    created_at = models.DateTimeField(_("created in LiveDesk"), null=True, blank=True)
+    last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+    remote_payload = models.JSONField(_("last payload from LiveDesk"), default=dict, blank=True)
+    synced_at = models.DateTimeField(_("last synced"), default=timezone.now)
+    version = models.PositiveIntegerField(_("mirror version"), default=1)
+    push_state = models.CharField(
+        _("push state"), max_length=16, choices=PushState.choices, default=PushState.IN_SYNC
+    )
+    gone_at = models.DateTimeField(_("gone from LiveDesk"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "remote_id"]
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        indexes = [
+            models.Index(fields=["name", "remote_id"], name="contact_name_idx"),
+            models.Index(fields=["email"], name="contact_email_idx"),
+            models.Index(fields=["phone_number"], name="contact_phone_idx"),
+            models.Index(fields=["identifier"], name="contact_identifier_idx"),
+            models.Index(fields=["company_name"], name="contact_company_idx"),
+            models.Index(fields=["country"], name="contact_country_idx"),
+            models.Index(Upper("name"), name="contact_name_upper_idx"),
+            models.Index(Upper("email"), name="contact_email_upper_idx"),
+            models.Index(Upper("company_name"), name="contact_company_upper_idx"),
+            models.Index(fields=["push_state"], name="contact_push_state_idx"),
+            models.Index(fields=["last_activity_at"], name="contact_last_activity_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.email or self.phone_number or f"#{self.remote_id}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("contacts:detail", args=[self.remote_id])
+
+    @property
+    def social_profiles(self) -> dict:
+        profiles = self.additional_attributes.get("social_profiles")
+        return profiles if isinstance(profiles, dict) else {}
+
+    @property
+    def visible_custom_attributes(self) -> dict:
+        """Custom attributes as agents see them: a null value means the key was removed."""
+        return {k: v for k, v in self.custom_attributes.items() if v is not None}
+
+    @property
+    def is_gone(self) -> bool:
+        return self.gone_at is not None
+
+
+class ContactEditQuerySet(models.QuerySet):
+    def delete(self):
+        raise PermissionError("The edit history is append-only: rows are never deleted.")
+
+    def update(self, **kwargs):
+        raise PermissionError("The edit history is append-only: use the push service's transitions.")
+
+
+class ContactEdit(models.Model):
+    """One agent's change to one contact, kept for audit. Append-only: see `save`."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        DISCARDED = "discarded", _("Discarded")
+        SUPERSEDED = "superseded", _("Superseded")
+
+    class FailureKind(models.TextChoices):
+        TRANSIENT = "transient", _("Transient (retried automatically)")
+        PERMANENT = "permanent", _("Permanent (needs the agent)")
+
+    class Source(models.TextChoices):
+        AGENT = "agent", _("Agent page")
+        ADMIN = "admin", _("Admin")
+        ADMIN_ACTION = "admin_action", _("Admin action")
+
+    # The only fields a push, a discard or a newer edit may change after the row is written.
+    TRANSITION_FIELDS = frozenset(
+        {
+            "state",
+            "failure_kind",
+            "http_status",
+            "response_body",
+            "error_message",
+            "attempts",
+            "last_attempt_at",
+            "next_attempt_at",
+            "finished_at",
+            "finished_by",
+        }
+    )
+    UNFINISHED_STATES = (State.PENDING, State.FAILED)
+
+    created_at = models.DateTimeField(_("time"), default=timezone.now, editable=False)
+    contact = models.ForeignKey(
+        Contact, on_delete=models.PROTECT, related_name="edits", verbose_name=_("contact")
+    )
+    editor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="contact_edits",
+        verbose_name=_("editor"),
+    )
+    editor_username = models.CharField(_("editor's username"), max_length=150)
+    source = models.CharField(_("source"), max_length=16, choices=Source.choices)
+    base_version = models.PositiveIntegerField(_("based on mirror version"))
+    changes = models.JSONField(_("changes"), default=list)
+    request_body = models.JSONField(_("request body"))
+    state = models.CharField(_("outcome"), max_length=16, choices=State.choices, default=State.PENDING)
+    failure_kind = models.CharField(
+        _("failure kind"), max_length=16, choices=FailureKind.choices, blank=True
+    )
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    response_body = models.JSONField(_("response body"), null=True, blank=True)
+    error_message = models.TextField(_("error"), blank=True)
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_attempt_at = models.DateTimeField(_("last attempt"), null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    finished_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("discarded or superseded by"),
+    )
+
+    objects = ContactEditQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("contact edit")
+        verbose_name_plural = _("edit history")
+        indexes = [
+            models.Index(fields=["contact", "-created_at"], name="edit_contact_created_idx"),
+            models.Index(fields=["-created_at", "-id"], name="edit_created_idx"),
+            models.Index(fields=["state", "next_attempt_at"], name="edit_state_next_idx"),
+            models.Index(fields=["editor", "-created_at"], name="edit_editor_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        fields = ", ".join(change["field"] for change in self.changes) or "-"
+        return f"{self.editor_username} changed {fields} of contact #{self.contact_id} ({self.state})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not self._state.adding:
+            update_fields = kwargs.get("update_fields")
+            if not update_fields or not set(update_fields) <= self.TRANSITION_FIELDS:
+                raise PermissionError(
+                    "The edit history is append-only: only push state transitions may be saved."
+                )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("The edit history is append-only: rows are never deleted.")
+
+    @property
+    def is_unfinished(self) -> bool:
+        return self.state in self.UNFINISHED_STATES
+
+    @property
+    def changed_fields(self) -> list[str]:
+        return [change["field"] for change in self.changes]
+
+
+class CustomAttributeDefinition(models.Model):
+    """How agents enter one custom attribute: its label, type, options and rule."""
+
+    class AttributeType(models.TextChoices):
+        TEXT = "text", _("Text")
+        NUMBER = "number", _("Number")
+        CURRENCY = "currency", _("Currency")
+        PERCENT = "percent", _("Percent")
+        LINK = "link", _("Link")
+        DATE = "date", _("Date")
+        LIST = "list", _("List")
+        CHECKBOX = "checkbox", _("Checkbox")
+
+    key = models.SlugField(
+        _("key"),
+        max_length=64,
+        unique=True,
+        help_text=_("The custom attribute's key in LiveDesk: lower-case letters, digits and _."),
+    )
+    label = models.CharField(_("label"), max_length=100)
+    attribute_type = models.CharField(
+        _("type"), max_length=16, choices=AttributeType.choices, default=AttributeType.TEXT
+    )
+    list_options = models.JSONField(
+        _("list options"),
+        default=list,
+        blank=True,
+        help_text=_("For a list: the values an agent can choose from."),
+    )
+    regex_pattern = models.CharField(
+        _("regular expression"),
+        max_length=255,
+        blank=True,
+        help_text=_("Optional: a value must match this pattern (text and link types)."),
+    )
+    regex_hint = models.CharField(
+        _("hint when the pattern fails"), max_length=255, blank=True
+    )
+    description = models.CharField(_("description"), max_length=255, blank=True)
+    position = models.PositiveSmallIntegerField(_("order"), default=0)
+
+    class Meta:
+        ordering = ["position", "key"]
+        verbose_name = _("custom attribute definition")
+        verbose_name_plural = _("custom attribute definitions")
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.key})"

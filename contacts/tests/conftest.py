@@ -1,0 +1,44 @@
+"""Shared fixtures: a real LiveDesk sandbox on a loopback socket, and small factories."""
+
+from __future__ import annotations
+
+import pytest
+
+from contacts.sandbox.server import Faults, SandboxServer
+from contacts.sandbox.store import SandboxStore
+
+SANDBOX_KEY = "test-key"
+SANDBOX_SECRET = "test-secret-do-not-leak"
+
+
+@pytest.fixture(autouse=True)
+def _tasks_recorded_not_run(settings):
+    """Background tasks are recorded by django-tasks' dummy backend; tests run retries explicitly."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+
+
+@pytest.fixture
+def sandbox_store(tmp_path) -> SandboxStore:
+    return SandboxStore(tmp_path / "sandbox.sqlite3")
+
+
+@pytest.fixture
+def sandbox(sandbox_store, settings):
+    """A LiveDesk sandbox serving on a free loopback port; the app's settings point at it."""
+    server = SandboxServer(
+        store=sandbox_store,
+        host="127.0.0.1",
+        port=0,
+        api_key=SANDBOX_KEY,
+        api_secret=SANDBOX_SECRET,
+        faults=Faults(),
+    )
+    server.start()
+    settings.LIVEDESK_BASE_URL = server.base_url
+    settings.LIVEDESK_API_KEY = SANDBOX_KEY
+    settings.LIVEDESK_API_SECRET = SANDBOX_SECRET
+    settings.LIVEDESK_TIMEOUT = (1.0, 1.0)
+    settings.LIVEDESK_BACKOFF_FACTOR = 0.01
+    settings.LIVEDESK_RETRY_AFTER_CAP = 1.0
+    yield server
+    server.stop()
