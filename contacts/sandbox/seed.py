@@ -294,7 +294,9 @@ class ContactGenerator:
 
         created_at = SEED_EPOCH - rng.randint(DAY, 900 * DAY)
         last_activity_at = (
-            None if rng.random() < 0.05 else rng.randint(created_at, SEED_EPOCH - rng.randint(0, DAY))
+            None
+            if rng.random() < 0.05
+            else rng.randint(created_at, SEED_EPOCH - rng.randint(0, DAY))
         )
         handle = f"{first_en.lower()}_{last_en.lower()[:4]}{rng.randint(1, 99)}"
         inboxes = self._inboxes(email)
@@ -327,7 +329,9 @@ class ContactGenerator:
             custom_attributes=self._custom_attributes(created_at),
             created_at=created_at,
             last_activity_at=last_activity_at,
-            labels=tuple(sorted(rng.sample(LABELS, rng.choices((0, 1, 2, 3), (30, 40, 20, 10))[0]))),
+            labels=tuple(
+                sorted(rng.sample(LABELS, rng.choices((0, 1, 2, 3), (30, 40, 20, 10))[0]))
+            ),
             inboxes=inboxes,
         )
 

@@ -2,7 +2,7 @@
 
 Plain stdlib (sqlite3), one connection guarded by a lock, so the threaded
 server can share one store. The rules for writes (merge, normalisation,
-validation) follow docs/livedesk-api as Chatwoot applies them.
+validation) are those LiveDesk inherits from Chatwoot.
 """
 
 import json
@@ -54,7 +54,7 @@ STORE_ONLY_FIELDS = (
 )
 AVAILABILITY_STATUSES = ("online", "offline", "busy")
 
-SCHEMA = """
+TABLES = """
 CREATE TABLE IF NOT EXISTS inboxes (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
@@ -78,21 +78,11 @@ CREATE TABLE IF NOT EXISTS contacts (
     created_at INTEGER NOT NULL,
     last_activity_at INTEGER
 );
-CREATE UNIQUE INDEX IF NOT EXISTS contacts_email ON contacts (email);
-CREATE UNIQUE INDEX IF NOT EXISTS contacts_phone_number ON contacts (phone_number);
-CREATE UNIQUE INDEX IF NOT EXISTS contacts_identifier ON contacts (identifier);
-CREATE INDEX IF NOT EXISTS contacts_name ON contacts (name COLLATE NOCASE);
-CREATE INDEX IF NOT EXISTS contacts_company ON contacts (company COLLATE NOCASE);
-CREATE INDEX IF NOT EXISTS contacts_city ON contacts (city COLLATE NOCASE);
-CREATE INDEX IF NOT EXISTS contacts_country ON contacts (country COLLATE NOCASE);
-CREATE INDEX IF NOT EXISTS contacts_created_at ON contacts (created_at);
-CREATE INDEX IF NOT EXISTS contacts_last_activity_at ON contacts (last_activity_at);
 CREATE TABLE IF NOT EXISTS contact_labels (
     contact_id INTEGER NOT NULL,
     label TEXT NOT NULL,
     PRIMARY KEY (contact_id, label)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS contact_labels_label ON contact_labels (label, contact_id);
 CREATE TABLE IF NOT EXISTS contact_inboxes (
     contact_id INTEGER NOT NULL,
     inbox_id INTEGER NOT NULL,
@@ -100,6 +90,25 @@ CREATE TABLE IF NOT EXISTS contact_inboxes (
     PRIMARY KEY (contact_id, inbox_id)
 ) WITHOUT ROWID;
 """
+# SQLite lets many NULLs share a UNIQUE index, as blank email, phone and identifier do.
+INDEXES = {
+    "contacts_email": "CREATE UNIQUE INDEX contacts_email ON contacts (email)",
+    "contacts_phone_number": "CREATE UNIQUE INDEX contacts_phone_number ON contacts (phone_number)",
+    "contacts_identifier": "CREATE UNIQUE INDEX contacts_identifier ON contacts (identifier)",
+    "contacts_name": "CREATE INDEX contacts_name ON contacts (name COLLATE NOCASE)",
+    "contacts_company": "CREATE INDEX contacts_company ON contacts (company COLLATE NOCASE)",
+    "contacts_city": "CREATE INDEX contacts_city ON contacts (city COLLATE NOCASE)",
+    "contacts_country": "CREATE INDEX contacts_country ON contacts (country COLLATE NOCASE)",
+    "contacts_created_at": "CREATE INDEX contacts_created_at ON contacts (created_at)",
+    "contacts_last_activity_at": (
+        "CREATE INDEX contacts_last_activity_at ON contacts (last_activity_at)"
+    ),
+    "contact_labels_label": (
+        "CREATE INDEX contact_labels_label ON contact_labels (label, contact_id)"
+    ),
+}
+# Above this many new rows, seeding drops the indexes and builds them again afterwards.
+BULK_SEED = 5_000
 
 CONTACT_COLUMNS = (
     "name",
@@ -192,8 +201,11 @@ class SandboxStore:
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA cache_size=-65536")
         # executescript commits on its own, so the idempotent DDL runs outside a transaction.
-        self._db.executescript(SCHEMA)
+        self._db.executescript(TABLES)
+        for statement in INDEXES.values():
+            self._db.execute(statement.replace(" INDEX ", " INDEX IF NOT EXISTS ", 1))
         with self._lock, self._transaction():
             self._db.execute(
                 "INSERT INTO sqlite_sequence (name, seq) SELECT 'contacts', ? "
@@ -351,7 +363,8 @@ class SandboxStore:
             if values:
                 assignments = ", ".join(f"{column} = ?" for column in values)
                 self._db.execute(
-                    f"UPDATE contacts SET {assignments} WHERE id = ?", [*values.values(), contact_id]
+                    f"UPDATE contacts SET {assignments} WHERE id = ?",
+                    [*values.values(), contact_id],
                 )
             return self.get_contact(contact_id, include_contact_inboxes=include_contact_inboxes)
 
@@ -398,7 +411,10 @@ class SandboxStore:
         if values["availability_status"] not in AVAILABILITY_STATUSES:
             raise ValueError(f"availability_status must be one of {AVAILABILITY_STATUSES}")
         values["search_text"] = _search_text(
-            values["name"], values.get("email"), values.get("phone_number"), values.get("identifier")
+            values["name"],
+            values.get("email"),
+            values.get("phone_number"),
+            values.get("identifier"),
         )
         columns = ", ".join(values)
         cursor = self._db.execute(
@@ -507,7 +523,7 @@ class SandboxStore:
 
         errors.raise_if_any()
         if current is not None and {"name", "email", "phone_number", "identifier"} & set(values):
-            merged_row = {key: current[key] for key in current.keys()} | values
+            merged_row = dict(zip(current.keys(), current, strict=True)) | values
             values["search_text"] = _search_text(
                 merged_row["name"],
                 merged_row["email"],
@@ -554,10 +570,13 @@ class SandboxStore:
                 taken_phones=phones,
                 taken_identifiers=identifiers,
             )
-            next_id = 1 + self._db.execute(
-                "SELECT max(coalesce((SELECT max(id) FROM contacts), 0), "
-                "(SELECT seq FROM sqlite_sequence WHERE name = 'contacts'))"
-            ).fetchone()[0]
+            next_id = (
+                1
+                + self._db.execute(
+                    "SELECT max(coalesce((SELECT max(id) FROM contacts), 0), "
+                    "(SELECT seq FROM sqlite_sequence WHERE name = 'contacts'))"
+                ).fetchone()[0]
+            )
             contacts, labels, contact_inboxes = [], [], []
             for contact_id in range(next_id, next_id + count):
                 seeded = generator.make()
@@ -586,6 +605,10 @@ class SandboxStore:
                 contact_inboxes.extend(
                     (contact_id, inbox_id, source_id) for inbox_id, source_id in seeded.inboxes
                 )
+            bulk = count >= BULK_SEED
+            if bulk:
+                for index in INDEXES:
+                    self._db.execute(f"DROP INDEX {index}")
             self._db.executemany(
                 f"INSERT INTO contacts (id, {', '.join(CONTACT_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * (len(CONTACT_COLUMNS) + 1))})",
@@ -593,4 +616,11 @@ class SandboxStore:
             )
             self._db.executemany("INSERT INTO contact_labels VALUES (?, ?)", labels)
             self._db.executemany("INSERT INTO contact_inboxes VALUES (?, ?, ?)", contact_inboxes)
+            if bulk:
+                for statement in INDEXES.values():
+                    self._db.execute(statement)
+        if bulk:
+            # One big transaction leaves a WAL as large as the data; give the space back.
+            with self._lock:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return count
