@@ -18,7 +18,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from contacts.livedesk import LiveDeskClient, LiveDeskError, LiveDeskNotFound, RemoteContact
+from contacts.livedesk import (
+    LiveDeskClient,
+    LiveDeskError,
+    LiveDeskNotFound,
+    LiveDeskProtocolError,
+    RemoteContact,
+)
 from contacts.models import Contact, ContactEdit
 
 logger = logging.getLogger(__name__)
@@ -168,36 +174,65 @@ def contacts_sync(
     """Pull every LiveDesk contact into the mirror, page by page, and flag the ones gone.
 
     Each page is one transaction and one bulk upsert, so memory stays flat and an interrupted
-    run loses nothing; contacts are flagged gone only after a run that saw every page.
+    run loses nothing. Only a run that saw every page flags contacts gone, and only those that
+    LiveDesk answers 404 for when asked one by one.
     """
     client = client or livedesk_client()
     page_size = page_size or settings.LIVEDESK_SYNC_PAGE_SIZE
     started_at = timezone.now()
     summary = SyncSummary()
     for page in client.contacts_iter(page_size=page_size):
-        summary.total = page.count
         _sync_page(page.contacts, summary=summary)
         for payload, reason in page.rejected:
             summary.failed += 1
             summary.errors.append(f"{reason} ({str(payload)[:200]})")
+        summary.total = max(page.count or 0, summary.seen)
         if on_page:
             on_page(summary)
+    _unseen_check(client=client, started_at=started_at, summary=summary, batch_size=page_size)
+    summary.total = max(summary.total, summary.seen)
     summary.completed = True
-    summary.gone = Contact.objects.filter(gone_at__isnull=True, synced_at__lt=started_at).update(
-        gone_at=timezone.now()
-    )
     return summary
 
 
+def _unseen_check(
+    *, client: LiveDeskClient, started_at: datetime, summary: SyncSummary, batch_size: int
+) -> None:
+    # Pages are offsets: a contact deleted during the run shifts the later ones up a place, so
+    # one may never be listed although it exists. Ask for each unseen contact before flagging.
+    unseen = list(
+        Contact.objects.filter(gone_at__isnull=True, synced_at__lt=started_at)
+        .order_by("remote_id")
+        .values_list("remote_id", flat=True)
+    )
+    for start in range(0, len(unseen), batch_size):
+        found, gone_ids = [], []
+        for remote_id in unseen[start : start + batch_size]:
+            try:
+                found.append(client.contact_get(remote_id))
+            except LiveDeskNotFound:
+                gone_ids.append(remote_id)
+            except LiveDeskProtocolError as error:
+                summary.failed += 1
+                summary.errors.append(f"#{remote_id}: {error.message}")
+        _sync_page(found, summary=summary)
+        if gone_ids:
+            summary.gone += Contact.objects.filter(
+                remote_id__in=gone_ids, gone_at__isnull=True
+            ).update(gone_at=timezone.now())
+
+
 def _sync_page(remotes: list[RemoteContact], *, summary: SyncSummary) -> None:
+    if not remotes:
+        return
     now = timezone.now()
     by_id = {remote.remote_id: remote for remote in remotes}
     with transaction.atomic():
         stored = {
-            remote_id: (payload, version, gone_at)
-            for remote_id, payload, version, gone_at in Contact.objects.filter(
-                remote_id__in=by_id
-            ).values_list("remote_id", "remote_payload", "version", "gone_at")
+            remote_id: (payload, version)
+            for remote_id, payload, version in Contact.objects.select_for_update()
+            .filter(remote_id__in=by_id)
+            .values_list("remote_id", "remote_payload", "version")
         }
         upserts, unchanged_ids = [], []
         for remote_id, remote in by_id.items():
@@ -268,24 +303,24 @@ def values_diff(before: Values, after: Values) -> dict[str, tuple[Any, Any]]:
     """Keys whose values differ; a custom attribute missing on one side counts as None."""
     keys = [*before, *(key for key in after if key not in before)]
     return {
-        key: (before.get(key), after.get(key))
-        for key in keys
-        if before.get(key) != after.get(key)
+        key: (before.get(key), after.get(key)) for key in keys if before.get(key) != after.get(key)
     }
 
 
-def patch_body_build(*, contact: Contact, changes: dict[str, tuple[Any, Any]], values: Values) -> dict:
+def patch_body_build(*, contact: Contact, changes: dict[str, tuple[Any, Any]]) -> dict:
     """The smallest correct PATCH body for `changes` against the mirror.
 
     Changed top-level fields only; inside additional_attributes only the changed keys, except
-    social_profiles, which the server replaces whole and so is always sent whole; inside
-    custom_attributes only the changed keys, a removed key being sent as null.
+    social_profiles, which the server replaces whole and so is always sent whole (the mirror's
+    networks with the changed ones applied); inside custom_attributes only the changed keys, a
+    removed key being sent as null.
     """
     body: dict[str, Any] = {}
     social_changed = False
     for key, (_before, after) in changes.items():
         if key.startswith(ADDITIONAL_PREFIX):
-            body.setdefault("additional_attributes", {})[key.removeprefix(ADDITIONAL_PREFIX)] = after
+            additional = body.setdefault("additional_attributes", {})
+            additional[key.removeprefix(ADDITIONAL_PREFIX)] = after
         elif key.startswith(SOCIAL_PREFIX):
             social_changed = True
         elif key.startswith(CUSTOM_PREFIX):
@@ -293,8 +328,13 @@ def patch_body_build(*, contact: Contact, changes: dict[str, tuple[Any, Any]], v
         else:
             body[WIRE_NAMES.get(key, key)] = after
     if social_changed:
+        # The mirror's networks, not the form's: another change since the form opened survives.
         profiles = dict(contact.social_profiles)
-        profiles.update({network: values.get(SOCIAL_PREFIX + network, "") for network in SOCIAL_NETWORKS})
+        for network in SOCIAL_NETWORKS:
+            key = SOCIAL_PREFIX + network
+            profiles[network] = (
+                changes[key][1] if key in changes else _as_text(profiles.get(network))
+            )
         body.setdefault("additional_attributes", {})["social_profiles"] = profiles
     return body
 
@@ -393,7 +433,9 @@ def contact_edit_record(
             unfinished.next_attempt_at = None
             unfinished.finished_at = now
             unfinished.finished_by = editor
-            unfinished.save(update_fields=["state", "next_attempt_at", "finished_at", "finished_by"])
+            unfinished.save(
+                update_fields=["state", "next_attempt_at", "finished_at", "finished_by"]
+            )
         edit = ContactEdit.objects.create(
             contact=locked,
             editor=editor,
@@ -404,7 +446,7 @@ def contact_edit_record(
                 {"field": key, "label": field_label(key), "before": before, "after": after}
                 for key, (before, after) in changes.items()
             ],
-            request_body=patch_body_build(contact=locked, changes=changes, values=values),
+            request_body=patch_body_build(contact=locked, changes=changes),
             created_at=now,
         )
         _push_state_refresh(locked)
@@ -460,14 +502,24 @@ def _edit_push_succeeded(*, edit: ContactEdit, remote: RemoteContact, status: in
 def _edit_push_failed(*, edit: ContactEdit, error: LiveDeskError) -> ContactEdit:
     now = timezone.now()
     with transaction.atomic():
-        edit.state = ContactEdit.State.FAILED
+        locked = ContactEdit.objects.select_for_update().get(pk=edit.pk)
+        if locked.is_unfinished:
+            edit.state = ContactEdit.State.FAILED
+        else:
+            # Discarded or superseded while the call was in flight: it stays so, never retried.
+            edit.state, edit.finished_at = locked.state, locked.finished_at
+            edit.finished_by_id = locked.finished_by_id
         edit.failure_kind = (
-            ContactEdit.FailureKind.TRANSIENT if error.transient else ContactEdit.FailureKind.PERMANENT
+            ContactEdit.FailureKind.TRANSIENT
+            if error.transient
+            else ContactEdit.FailureKind.PERMANENT
         )
         edit.http_status = error.status
         edit.response_body = error.body
         edit.error_message = error.message
-        edit.next_attempt_at = _next_attempt_at(edit=edit, error=error, now=now)
+        edit.next_attempt_at = (
+            _next_attempt_at(edit=edit, error=error, now=now) if edit.is_unfinished else None
+        )
         edit.save(
             update_fields=[
                 "state",
@@ -510,7 +562,9 @@ def _retry_schedule(*, edit_id: int, run_after: datetime) -> None:
 
 def _push_state_refresh(contact: Contact) -> None:
     states = set(
-        contact.edits.filter(state__in=ContactEdit.UNFINISHED_STATES).values_list("state", flat=True)
+        contact.edits.filter(state__in=ContactEdit.UNFINISHED_STATES).values_list(
+            "state", flat=True
+        )
     )
     if ContactEdit.State.FAILED in states:
         push_state = Contact.PushState.FAILED
@@ -534,7 +588,9 @@ class PushSummary:
 ORPHANED_PENDING_AFTER = timedelta(minutes=2)
 
 
-def edits_push_due(*, now: datetime | None = None, client: LiveDeskClient | None = None) -> PushSummary:
+def edits_push_due(
+    *, now: datetime | None = None, client: LiveDeskClient | None = None
+) -> PushSummary:
     """Push once every edit due for delivery: transient failures whose wait is over, orphans."""
     now = now or timezone.now()
     due = ContactEdit.objects.filter(

@@ -1,6 +1,8 @@
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 DEMO_PASSWORD = "livedesk-demo"
 
@@ -12,13 +14,20 @@ class Command(BaseCommand):
         parser.add_argument("--password", default=DEMO_PASSWORD)
 
     def handle(self, *args, password=DEMO_PASSWORD, **options):
+        if password == DEMO_PASSWORD and not settings.DEBUG:
+            # The demo password is published in the README: never on a live superuser.
+            raise CommandError(
+                _("DEBUG is off: give the logins a password of your own (--password).")
+            )
         User = get_user_model()
-        agent, _ = User.objects.get_or_create(username="agent", defaults={"first_name": "Demo"})
+        agent, _created = User.objects.get_or_create(
+            username="agent", defaults={"first_name": "Demo"}
+        )
         agent.set_password(password)
         agent.save()
         agent.groups.add(Group.objects.get(name="LiveDesk agents"))
-        admin, _ = User.objects.get_or_create(username="admin")
+        admin, _created = User.objects.get_or_create(username="admin")
         admin.is_staff = admin.is_superuser = True
         admin.set_password(password)
         admin.save()
-        self.stdout.write("Demo logins ready: agent and admin.")
+        self.stdout.write(_("Demo logins ready: agent and admin."))
