@@ -1,0 +1,284 @@
+"""Read queries: the contact list's search, filters and order; edits for the pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.utils import timezone
+
+from contacts import selectors, services
+from contacts.models import Contact, ContactEdit
+
+pytestmark = pytest.mark.django_db
+
+
+# --- Factories ----------------------------------------------------------------------------------
+
+
+def contact_make(*, remote_id: int, name: str = "", **fields: Any) -> Contact:
+    """A mirror row shaped as sync stores a sandbox contact."""
+    additional = {
+        key: fields.get(key, "") for key in ("company_name", "city", "country", "country_code")
+    }
+    additional.update(fields.pop("additional_attributes", {}))
+    return Contact.objects.create(
+        remote_id=remote_id, name=name, additional_attributes=additional, **fields
+    )
+
+
+def edit_make(
+    *,
+    contact: Contact,
+    editor_username: str = "agent",
+    state: str = ContactEdit.State.SUCCEEDED,
+    changes: list[dict] | None = None,
+    created_at=None,
+) -> ContactEdit:
+    """An edit row as the service records it (no push)."""
+    editor, _ = get_user_model().objects.get_or_create(username=editor_username)
+    changes = changes or [{"field": "name", "label": "Name", "before": "A", "after": "B"}]
+    return ContactEdit.objects.create(
+        contact=contact,
+        editor=editor,
+        editor_username=editor_username,
+        source=ContactEdit.Source.AGENT,
+        base_version=contact.version,
+        changes=changes,
+        request_body={change["field"]: change["after"] for change in changes},
+        state=state,
+        created_at=created_at or timezone.now(),
+    )
+
+
+def names(contacts) -> list[str]:
+    return [contact.name for contact in contacts]
+
+
+# --- Contact list: search -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def searchable():
+    contact_make(
+        remote_id=1,
+        name="Somchai Jaidee",
+        email="somchai.j@example.co.th",
+        phone_number="+66812345678",
+        company_name="Siam Foods",
+    )
+    contact_make(remote_id=2, name="สมชาย ใจดี", email="jaidee@mail.com", identifier="CRM-100")
+    contact_make(remote_id=3, name="Ann Lee", email="ann@acme.com", company_name="Acme_Ltd")
+    contact_make(remote_id=4, name="Axme Lee", email="axme@example.com", company_name="AcmeXLtd")
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("som", ["Somchai Jaidee"]),
+        ("SOMCHAI J", ["Somchai Jaidee"]),
+        ("สม", ["สมชาย ใจดี"]),
+        ("jaidee@", ["สมชาย ใจดี"]),
+        ("siam", ["Somchai Jaidee"]),
+        ("+66 81-234-5678", ["Somchai Jaidee"]),
+        ("CRM-100", ["สมชาย ใจดี"]),
+        ("crm-100", []),
+        ("jaidee", ["สมชาย ใจดี"]),
+        ("acme_", ["Ann Lee"]),
+        ("a%", []),
+        ("  ann  ", ["Ann Lee"]),
+    ],
+)
+def test_search_matches_prefixes_and_whole_phones_and_identifiers(searchable, q, expected):
+    assert names(selectors.contact_list(q=q)) == expected
+
+
+def test_search_does_not_match_inside_a_word(searchable):
+    assert names(selectors.contact_list(q="chai")) == []
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's query planner")
+def test_search_and_default_order_use_indexes(searchable):
+    def plan(queryset) -> str:
+        sql, params = queryset[:50].query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+            return " | ".join(str(row[-1]) for row in cursor.fetchall())
+
+    default = plan(selectors.contact_list())
+    search = plan(selectors.contact_list(q="som"))
+    by_company = plan(selectors.contact_list(sort="-company"))
+
+    assert "USING INDEX contact_name_idx" in default and "TEMP B-TREE" not in default
+    for index in ("name_upper", "email_upper", "company_upper", "phone", "identifier"):
+        assert f"USING INDEX contact_{index}_idx" in search
+    assert "contact_company_idx" in by_company and "TEMP B-TREE" not in by_company
+
+
+# --- Contact list: filters and order ------------------------------------------------------------
+
+
+@pytest.fixture
+def filterable():
+    now = timezone.now()
+    contact_make(remote_id=1, name="Ann", country="Thailand", last_activity_at=now)
+    contact_make(
+        remote_id=2,
+        name="Bob",
+        country="Japan",
+        blocked=True,
+        availability_status="busy",
+        last_activity_at=now - timedelta(days=2),
+    )
+    contact_make(
+        remote_id=3,
+        name="Cid",
+        country="Thailand",
+        gone_at=now,
+        push_state=Contact.PushState.PENDING,
+        last_activity_at=None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, ["Ann", "Bob", "Cid"]),
+        ({"blocked": True}, ["Bob"]),
+        ({"blocked": False}, ["Ann", "Cid"]),
+        ({"availability": "busy"}, ["Bob"]),
+        ({"country": "Thailand"}, ["Ann", "Cid"]),
+        ({"push_state": "pending"}, ["Cid"]),
+        ({"gone": True}, ["Cid"]),
+        ({"gone": False, "country": "Thailand"}, ["Ann"]),
+    ],
+)
+def test_filters(filterable, filters, expected):
+    assert names(selectors.contact_list(**filters)) == expected
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        ("name", ["Ann", "Bob", "Cid"]),
+        ("-name", ["Cid", "Bob", "Ann"]),
+        ("-country", ["Cid", "Ann", "Bob"]),
+        ("-last_activity", ["Ann", "Bob", "Cid"]),
+        ("last_activity", ["Bob", "Ann", "Cid"]),
+        ("unknown", ["Ann", "Bob", "Cid"]),
+    ],
+)
+def test_sort_orders_with_missing_activity_last(filterable, sort, expected):
+    assert names(selectors.contact_list(sort=sort)) == expected
+
+
+def test_list_leaves_the_json_payloads_in_the_database(filterable):
+    contact = selectors.contact_list().first()
+
+    assert "remote_payload" in contact.get_deferred_fields()
+
+
+def test_countries_are_listed_once_in_order(filterable):
+    contact_make(remote_id=9, name="Nobody")
+
+    assert selectors.contact_countries() == ["Japan", "Thailand"]
+
+
+# --- Edits --------------------------------------------------------------------------------------
+
+
+def test_unfinished_edits_are_pending_and_failed_ones():
+    contact = contact_make(remote_id=1, name="Ann")
+    edit_make(contact=contact, state=ContactEdit.State.SUCCEEDED)
+    failed = edit_make(contact=contact, state=ContactEdit.State.FAILED)
+    pending = edit_make(contact=contact, state=ContactEdit.State.PENDING)
+
+    assert list(selectors.contact_unfinished_edits(contact=contact)) == [pending, failed]
+
+
+def test_open_edit_is_the_one_asked_for_else_the_newest_unfinished():
+    contact = contact_make(remote_id=1, name="Ann")
+    other = contact_make(remote_id=2, name="Bob")
+    older = edit_make(contact=contact, state=ContactEdit.State.FAILED)
+    newer = edit_make(contact=contact, state=ContactEdit.State.FAILED)
+    done = edit_make(contact=contact, state=ContactEdit.State.SUCCEEDED)
+    elsewhere = edit_make(contact=other, state=ContactEdit.State.FAILED)
+
+    assert selectors.contact_open_edit(contact=contact, edit_id=str(older.pk)) == older
+    assert selectors.contact_open_edit(contact=contact) == newer
+    assert selectors.contact_open_edit(contact=contact, edit_id=done.pk) == newer
+    assert selectors.contact_open_edit(contact=contact, edit_id=elsewhere.pk) == newer
+    assert selectors.contact_open_edit(contact=contact, edit_id="x") == newer
+
+
+def test_prefill_puts_the_edits_values_over_the_mirror():
+    contact = contact_make(
+        remote_id=1, name="Ann", city="Bangkok", custom_attributes={"plan": "gold", "seats": 3}
+    )
+    edit = edit_make(
+        contact=contact,
+        changes=[
+            {"field": "name", "label": "Name", "before": "Ann", "after": "Ann Smith"},
+            {"field": "custom_attributes.plan", "label": "plan", "before": "gold", "after": None},
+        ],
+    )
+
+    values = selectors.edit_prefill_values(edit=edit)
+
+    expected = {**services.contact_editable_values(contact), "name": "Ann Smith"}
+    del expected["custom_attributes.plan"]
+    assert values == expected
+    assert values["custom_attributes.seats"] == 3
+
+
+def test_contact_history_is_newest_first_and_limited():
+    contact = contact_make(remote_id=1, name="Ann")
+    edits = [
+        edit_make(contact=contact, created_at=timezone.now() - timedelta(minutes=i))
+        for i in range(3)
+    ]
+
+    assert selectors.contact_history(contact=contact, limit=2) == edits[:2]
+
+
+@pytest.fixture
+def edits():
+    ann = contact_make(remote_id=318001, name="Ann Lee")
+    bob = contact_make(remote_id=318002, name="Bob Stone")
+    now = timezone.now()
+    return {
+        "old": edit_make(contact=ann, editor_username="somsri", created_at=now - timedelta(days=3)),
+        "ann": edit_make(contact=ann, editor_username="agent", created_at=now),
+        "bob": edit_make(
+            contact=bob, editor_username="agent", state=ContactEdit.State.FAILED, created_at=now
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({}, ["bob", "ann", "old"]),
+        ({"agent": "SOMSRI"}, ["old"]),
+        ({"contact": "318002"}, ["bob"]),
+        ({"contact": "#318002"}, ["bob"]),
+        ({"contact": "lee"}, ["ann", "old"]),
+        ({"state": "failed"}, ["bob"]),
+        ({"agent": "agent", "contact": "ann"}, ["ann"]),
+    ],
+)
+def test_edit_history_filters(edits, filters, expected):
+    by_pk = {edit.pk: name for name, edit in edits.items()}
+
+    assert [by_pk[edit.pk] for edit in selectors.edit_history(**filters)] == expected
+
+
+def test_edit_history_date_range_includes_both_days(edits):
+    today = timezone.localdate()
+
+    assert selectors.edit_history(date_from=today, date_to=today).count() == 2
+    assert selectors.edit_history(date_to=today - timedelta(days=3)).count() == 1
+    assert selectors.edit_history(date_from=today + timedelta(days=1)).count() == 0
