@@ -53,7 +53,8 @@ bench-admin: $(VENV)/.test
 	$(PY) scripts/bench_admin.py
 
 messages: $(VENV)/.runtime
-	cd contacts && ../$(PY) ../manage.py makemessages -l th --no-obsolete && ../$(PY) ../manage.py compilemessages -l th
+	$(PY) manage.py makemessages -l th --no-obsolete --ignore=.venv --ignore=var --ignore=staticfiles --ignore=node_modules
+	$(PY) manage.py compilemessages -l th --ignore=.venv --ignore=var --ignore=node_modules
 
 clean:
-	rm -rf $(VENV) var staticfiles
+	rm -rf $(VENV) var

@@ -17,6 +17,7 @@ from typing import Any
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 from urllib3.util.retry import Retry
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,16 @@ CONTACTS_PATH = "/api/v2/accounts/contacts"
 RETRY_STATUSES = (429, 502, 503, 504)
 RETRIED_METHODS = frozenset({"GET", "POST", "PATCH"})
 LIST_SORTS = frozenset(
-    {"email", "name", "phone_number", "last_activity_at", "created_at", "company", "city", "country"}
+    {
+        "email",
+        "name",
+        "phone_number",
+        "last_activity_at",
+        "created_at",
+        "company",
+        "city",
+        "country",
+    }
 )
 
 
@@ -58,18 +68,33 @@ class LiveDeskValidationError(LiveDeskError):
 
     default_message = "LiveDesk rejected the values (422)."
 
-    def __init__(self, message: str = "", *, status: int | None = 422, body: Any = None,
-                 field_errors: dict[str, list[str]] | None = None):
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        status: int | None = 422,
+        body: Any = None,
+        field_errors: dict[str, list[str]] | None = None,
+    ):
         super().__init__(message, status=status, body=body)
         self.field_errors = field_errors or {}
 
 
 class LiveDeskRateLimited(LiveDeskError):
     transient = True
-    default_message = "LiveDesk is rate limiting this account (429); the call will be retried."
+    default_message = (
+        "LiveDesk is rate limiting this account (429) and still was after retrying; "
+        "try again in a minute."
+    )
 
-    def __init__(self, message: str = "", *, status: int | None = 429, body: Any = None,
-                 retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        status: int | None = 429,
+        body: Any = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(message, status=status, body=body)
         self.retry_after = retry_after
 
@@ -108,7 +133,7 @@ class RemoteContact:
 @dataclass(frozen=True)
 class ContactPage:
     contacts: list[RemoteContact]
-    count: int
+    count: int | None  # over all pages; None when LiveDesk did not say
     current_page: int
     rejected: list[tuple[Any, str]] = field(default_factory=list)
 
@@ -220,25 +245,40 @@ class LiveDeskClient:
                 rejected.append((item, error.message))
         return ContactPage(
             contacts=contacts,
-            count=_parse_int(meta.get("count"), default=len(contacts)),
+            count=_parse_int(meta.get("count"), default=None),
             current_page=_parse_int(meta.get("current_page"), default=page),
             rejected=rejected,
         )
 
-    def contacts_iter(self, *, page_size: int | None = None, **filters: Any) -> Iterator[ContactPage]:
-        """Every page of contacts in turn, stable by creation time, until a short or empty page."""
+    def contacts_iter(
+        self, *, page_size: int | None = None, **filters: Any
+    ) -> Iterator[ContactPage]:
+        """Every page of contacts in turn, stable by creation time, until all are fetched."""
         filters.setdefault("sort", "created_at")
         filters.setdefault("direction", "asc")
-        page_number, fetched = 1, 0
+        page_number, fetched, full_page = 1, 0, 0
+        previous_ids: list[int] | None = None
         while True:
             page = self.contacts_list(page=page_number, page_size=page_size, **filters)
             received = len(page.contacts) + len(page.rejected)
             if not received:
                 return
+            ids = [contact.remote_id for contact in page.contacts]
+            if ids and ids == previous_ids:
+                raise LiveDeskProtocolError(
+                    "LiveDesk sent the same page of contacts twice: it may be ignoring `page`.",
+                    status=self.last_status,
+                )
             yield page
             fetched += received
-            if fetched >= page.count:
+            full_page = full_page or received
+            if page.count is None:
+                # No total given: the first short page is the last one.
+                if received < full_page:
+                    return
+            elif fetched >= page.count:
                 return
+            previous_ids = ids
             page_number += 1
 
     def contact_get(self, remote_id: int) -> RemoteContact:
@@ -269,6 +309,11 @@ class LiveDeskClient:
         url = f"{self.base_url}{path}"
         try:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.exceptions.ConnectTimeout as error:
+            raise LiveDeskUnavailable(
+                f"Could not connect to LiveDesk at {self.base_url} within "
+                f"{self.timeout[0]:g} seconds: check LIVEDESK_BASE_URL and the network."
+            ) from error
         except requests.exceptions.Timeout as error:
             raise LiveDeskUnavailable(
                 f"LiveDesk did not answer {method} {path} within {self.timeout[1]:g} seconds."
@@ -278,12 +323,23 @@ class LiveDeskClient:
                 f"LiveDesk kept failing on {method} {path} after retries."
             ) from error
         except requests.exceptions.RequestException as error:
+            # Retries exhausted on read timeouts surface as a ConnectionError wrapping them.
+            if _read_timed_out(error):
+                raise LiveDeskUnavailable(
+                    f"LiveDesk did not answer {method} {path} within {self.timeout[1]:g} seconds."
+                ) from error
             raise LiveDeskUnavailable(
-                f"Could not reach LiveDesk at {self.base_url} ({type(error).__name__})."
+                f"Could not reach LiveDesk at {self.base_url} ({type(error).__name__}): "
+                "check LIVEDESK_BASE_URL and the network."
             ) from error
         logger.debug("%s %s -> %s", method, path, response.status_code)
         self.last_status = response.status_code
         return _parse_response(response, method=method, path=path)
+
+
+def _read_timed_out(error: requests.exceptions.RequestException) -> bool:
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, ReadTimeoutError)
 
 
 def _parse_response(response: requests.Response, *, method: str, path: str) -> Any:
@@ -307,7 +363,9 @@ def _parse_response(response: requests.Response, *, method: str, path: str) -> A
         raise LiveDeskNotFound(status=status, body=stored_body)
     if status == 422:
         message, field_errors = parse_validation_errors(body)
-        raise LiveDeskValidationError(message, status=status, body=stored_body, field_errors=field_errors)
+        raise LiveDeskValidationError(
+            message, status=status, body=stored_body, field_errors=field_errors
+        )
     if status == 429:
         raise LiveDeskRateLimited(
             status=status, body=stored_body, retry_after=_retry_after_seconds(response)
@@ -333,8 +391,18 @@ def parse_validation_errors(body: Any) -> tuple[str, dict[str, list[str]]]:
     """
     if not isinstance(body, dict):
         return LiveDeskValidationError.default_message, {}
-    message = str(body.get("message") or body.get("error") or LiveDeskValidationError.default_message)
-    attributes = [str(name) for name in body.get("attributes") or [] if name]
+    message = body.get("message") or body.get("error") or LiveDeskValidationError.default_message
+    if isinstance(message, list):
+        message = ", ".join(str(part) for part in message if part)
+    message = str(message)
+    attributes = body.get("attributes")
+    if isinstance(attributes, str):
+        attributes = [attributes]
+    if not isinstance(attributes, list):
+        attributes = []
+    attributes = list(
+        dict.fromkeys(str(name) for name in attributes if isinstance(name, str) and name)
+    )
     field_errors: dict[str, list[str]] = {name: [] for name in attributes}
     for part in (piece.strip() for piece in message.split(", ")):
         owner = next(
@@ -347,7 +415,7 @@ def parse_validation_errors(body: Any) -> tuple[str, dict[str, list[str]]]:
         )
         if owner is not None and part:
             field_errors[owner].append(part)
-    for name, messages in field_errors.items():
+    for messages in field_errors.values():
         if not messages:
             messages.append(message)
     return message, field_errors
@@ -356,11 +424,15 @@ def parse_validation_errors(body: Any) -> tuple[str, dict[str, list[str]]]:
 def parse_contact(payload: Any) -> RemoteContact:
     """Parse one contact object, accepting the documented type quirks."""
     if not isinstance(payload, dict):
-        raise LiveDeskProtocolError("LiveDesk sent a contact that is not a JSON object.", body=payload)
+        raise LiveDeskProtocolError(
+            "LiveDesk sent a contact that is not a JSON object.", body=payload
+        )
     try:
         remote_id = int(str(payload["id"]).strip())
     except (KeyError, TypeError, ValueError) as error:
-        raise LiveDeskProtocolError("LiveDesk sent a contact without a valid id.", body=payload) from error
+        raise LiveDeskProtocolError(
+            "LiveDesk sent a contact without a valid id.", body=payload
+        ) from error
     additional = payload.get("additional_attributes")
     custom = payload.get("custom_attributes")
     inboxes = payload.get("contact_inboxes")
@@ -374,7 +446,9 @@ def parse_contact(payload: Any) -> RemoteContact:
         phone_number=_text(payload.get("phone_number")),
         identifier=_text(payload.get("identifier")),
         thumbnail=_text(payload.get("thumbnail")),
-        availability_status=availability if availability in ("online", "offline", "busy") else "offline",
+        availability_status=availability
+        if availability in ("online", "offline", "busy")
+        else "offline",
         blocked=_parse_bool(payload.get("blocked")),
         additional_attributes=additional if isinstance(additional, dict) else {},
         custom_attributes=custom if isinstance(custom, dict) else {},
@@ -419,7 +493,7 @@ def _parse_bool(value: Any) -> bool:
     return bool(value)
 
 
-def _parse_int(value: Any, *, default: int) -> int:
+def _parse_int(value: Any, *, default: int | None) -> int | None:
     try:
         return int(str(value).strip())
     except (TypeError, ValueError):

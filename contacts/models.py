@@ -96,7 +96,9 @@ class ContactEditQuerySet(models.QuerySet):
         raise PermissionError("The edit history is append-only: rows are never deleted.")
 
     def update(self, **kwargs):
-        raise PermissionError("The edit history is append-only: use the push service's transitions.")
+        raise PermissionError(
+            "The edit history is append-only: use the push service's transitions."
+        )
 
 
 class ContactEdit(models.Model):
@@ -151,7 +153,9 @@ class ContactEdit(models.Model):
     base_version = models.PositiveIntegerField(_("based on mirror version"))
     changes = models.JSONField(_("changes"), default=list)
     request_body = models.JSONField(_("request body"))
-    state = models.CharField(_("outcome"), max_length=16, choices=State.choices, default=State.PENDING)
+    state = models.CharField(
+        _("outcome"), max_length=16, choices=State.choices, default=State.PENDING
+    )
     failure_kind = models.CharField(
         _("failure kind"), max_length=16, choices=FailureKind.choices, blank=True
     )
@@ -186,7 +190,9 @@ class ContactEdit(models.Model):
 
     def __str__(self) -> str:
         fields = ", ".join(change["field"] for change in self.changes) or "-"
-        return f"{self.editor_username} changed {fields} of contact #{self.contact_id} ({self.state})"
+        return (
+            f"{self.editor_username} changed {fields} of contact #{self.contact_id} ({self.state})"
+        )
 
     def save(self, *args, **kwargs):
         if self.pk is not None and not self._state.adding:
@@ -244,9 +250,7 @@ class CustomAttributeDefinition(models.Model):
         blank=True,
         help_text=_("Optional: a value must match this pattern (text and link types)."),
     )
-    regex_hint = models.CharField(
-        _("hint when the pattern fails"), max_length=255, blank=True
-    )
+    regex_hint = models.CharField(_("hint when the pattern fails"), max_length=255, blank=True)
     description = models.CharField(_("description"), max_length=255, blank=True)
     position = models.PositiveSmallIntegerField(_("order"), default=0)
 

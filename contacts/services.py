@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from contacts.livedesk import (
@@ -94,6 +94,12 @@ def field_label(key: str) -> str:
     return key
 
 
+def _english_label(key: str) -> str:
+    # The audit row keeps one stable label; pages translate the field key when they show it.
+    with translation.override("en"):
+        return field_label(key)
+
+
 def livedesk_client() -> LiveDeskClient:
     """A client for the configured LiveDesk account."""
     return LiveDeskClient()
@@ -149,6 +155,10 @@ def _mirror_apply(*, contact: Contact, remote: RemoteContact, now: datetime) -> 
     return changed
 
 
+# More contacts than this missing from a complete sync are flagged gone without asking for each.
+GONE_CHECK_LIMIT = 200
+
+
 @dataclass
 class SyncSummary:
     total: int = 0
@@ -174,8 +184,7 @@ def contacts_sync(
     """Pull every LiveDesk contact into the mirror, page by page, and flag the ones gone.
 
     Each page is one transaction and one bulk upsert, so memory stays flat and an interrupted
-    run loses nothing. Only a run that saw every page flags contacts gone, and only those that
-    LiveDesk answers 404 for when asked one by one.
+    run loses nothing. Only a run that saw every page flags contacts gone (see _gone_flag).
     """
     client = client or livedesk_client()
     page_size = page_size or settings.LIVEDESK_SYNC_PAGE_SIZE
@@ -189,37 +198,40 @@ def contacts_sync(
         summary.total = max(page.count or 0, summary.seen)
         if on_page:
             on_page(summary)
-    _unseen_check(client=client, started_at=started_at, summary=summary, batch_size=page_size)
+    _gone_flag(client=client, started_at=started_at, summary=summary)
     summary.total = max(summary.total, summary.seen)
     summary.completed = True
     return summary
 
 
-def _unseen_check(
-    *, client: LiveDeskClient, started_at: datetime, summary: SyncSummary, batch_size: int
-) -> None:
-    # Pages are offsets: a contact deleted during the run shifts the later ones up a place, so
-    # one may never be listed although it exists. Ask for each unseen contact before flagging.
-    unseen = list(
-        Contact.objects.filter(gone_at__isnull=True, synced_at__lt=started_at)
-        .order_by("remote_id")
-        .values_list("remote_id", flat=True)
+def _gone_flag(*, client: LiveDeskClient, started_at: datetime, summary: SyncSummary) -> None:
+    """Flag gone the contacts a complete run did not list, once LiveDesk answers 404 for them.
+
+    Pages are offsets: a contact deleted during the run moves the later ones up a place, so one
+    of them may go unlisted although it exists. Above GONE_CHECK_LIMIT unseen contacts (a mass
+    deletion), they are flagged without asking; the next run that lists one unflags it.
+    """
+    unseen = Contact.objects.filter(gone_at__isnull=True, synced_at__lt=started_at)
+    remote_ids = list(
+        unseen.order_by("remote_id").values_list("remote_id", flat=True)[: GONE_CHECK_LIMIT + 1]
     )
-    for start in range(0, len(unseen), batch_size):
-        found, gone_ids = [], []
-        for remote_id in unseen[start : start + batch_size]:
-            try:
-                found.append(client.contact_get(remote_id))
-            except LiveDeskNotFound:
-                gone_ids.append(remote_id)
-            except LiveDeskProtocolError as error:
-                summary.failed += 1
-                summary.errors.append(f"#{remote_id}: {error.message}")
-        _sync_page(found, summary=summary)
-        if gone_ids:
-            summary.gone += Contact.objects.filter(
-                remote_id__in=gone_ids, gone_at__isnull=True
-            ).update(gone_at=timezone.now())
+    if len(remote_ids) > GONE_CHECK_LIMIT:
+        summary.gone += unseen.update(gone_at=timezone.now())
+        return
+    found, gone_ids = [], []
+    for remote_id in remote_ids:
+        try:
+            found.append(client.contact_get(remote_id))
+        except LiveDeskNotFound:
+            gone_ids.append(remote_id)
+        except LiveDeskProtocolError as error:
+            summary.failed += 1
+            summary.errors.append(f"#{remote_id}: {error.message}")
+    _sync_page(found, summary=summary)
+    if gone_ids:
+        summary.gone += Contact.objects.filter(
+            remote_id__in=gone_ids, gone_at__isnull=True
+        ).update(gone_at=timezone.now())
 
 
 def _sync_page(remotes: list[RemoteContact], *, summary: SyncSummary) -> None:
@@ -443,7 +455,7 @@ def contact_edit_record(
             source=source,
             base_version=base_version,
             changes=[
-                {"field": key, "label": field_label(key), "before": before, "after": after}
+                {"field": key, "label": _english_label(key), "before": before, "after": after}
                 for key, (before, after) in changes.items()
             ],
             request_body=patch_body_build(contact=locked, changes=changes),

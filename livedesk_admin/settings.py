@@ -11,7 +11,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Local state, never committed: SQLite files, the sandbox store, collected static files.
 VAR_DIR = BASE_DIR / "var"
+VAR_DIR.mkdir(exist_ok=True)
 
 SANDBOX_BASE_URL = "http://127.0.0.1:8765"
 SANDBOX_API_KEY = "sandbox-demo-key"
@@ -30,14 +32,18 @@ def _required_when_live(name: str, demo_default: str) -> str:
         return value
     if DEBUG:
         return demo_default
-    raise ImproperlyConfigured(f"Set the {name} environment variable: it is required when DEBUG is off.")
+    raise ImproperlyConfigured(
+        f"Set the {name} environment variable: it is required when DEBUG is off."
+    )
 
 
-SECRET_KEY = _required_when_live("SECRET_KEY", "django-insecure-local-demo-key-do-not-use-in-production")
+SECRET_KEY = _required_when_live(
+    "SECRET_KEY", "django-insecure-local-demo-key-do-not-use-in-production"
+)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-LIVEDESK_BASE_URL = env.str("LIVEDESK_BASE_URL", default=SANDBOX_BASE_URL if DEBUG else "")
+LIVEDESK_BASE_URL = env.str("LIVEDESK_BASE_URL", default="") or (SANDBOX_BASE_URL if DEBUG else "")
 if not LIVEDESK_BASE_URL:
     raise ImproperlyConfigured(
         "Set the LIVEDESK_BASE_URL environment variable: it is required when DEBUG is off."
@@ -109,7 +115,6 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'livedesk_admin.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    VAR_DIR.mkdir(exist_ok=True)
     # The web app, the worker and sync write to one file: wait for the lock, don't fail.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"}
@@ -136,7 +141,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -163,5 +169,7 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "loggers": {"contacts": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")}},
+    "loggers": {
+        "contacts": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")}
+    },
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import translation
 
 from contacts.sandbox.server import Faults, SandboxServer
 from contacts.sandbox.store import SandboxStore
@@ -13,8 +14,16 @@ SANDBOX_SECRET = "test-secret-do-not-leak"
 
 @pytest.fixture(autouse=True)
 def _tasks_recorded_not_run(settings):
-    """Background tasks are recorded by django-tasks' dummy backend; tests run retries explicitly."""
+    """Tasks are recorded by django-tasks' dummy backend; tests run retries explicitly."""
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.dummy.DummyBackend"}}
+
+
+@pytest.fixture(autouse=True)
+def _english_by_default():
+    """A request in Thai leaves Thai active in the thread; each test starts in English."""
+    translation.activate("en")
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

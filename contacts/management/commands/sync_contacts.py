@@ -6,6 +6,8 @@ from django.core.management.base import BaseCommand, CommandError
 from contacts import services
 from contacts.livedesk import LiveDeskError
 
+SKIPPED_SHOWN = 20
+
 
 class Command(BaseCommand):
     help = "Pull every LiveDesk contact into the local mirror; flag the ones gone from LiveDesk."
@@ -30,10 +32,13 @@ class Command(BaseCommand):
         finally:
             if show_progress:
                 sys.stderr.write("\n")
-        for line in summary.errors[:20]:
+        for line in summary.errors[:SKIPPED_SHOWN]:
             self.stderr.write(f"skipped: {line}")
+        if len(summary.errors) > SKIPPED_SHOWN:
+            self.stderr.write(f"skipped: ... and {len(summary.errors) - SKIPPED_SHOWN} more")
+        elapsed = time.monotonic() - started
         self.stdout.write(
-            f"Synced {summary.seen} of {summary.total} contacts in {time.monotonic() - started:.1f}s: "
+            f"Synced {summary.seen} of {summary.total} contacts in {elapsed:.1f}s: "
             f"{summary.created} created, {summary.updated} updated, {summary.unchanged} unchanged, "
             f"{summary.failed} failed, {summary.gone} flagged gone from LiveDesk."
         )
