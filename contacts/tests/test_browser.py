@@ -221,7 +221,7 @@ def test_editing_every_section_sends_one_minimal_patch_and_shows_livedesks_value
         ("region", "(absent)", "north"),
     ):
         expect(changes.filter(has_text=re.compile(rf"^\s*{re.escape(label)}:"))).to_have_text(
-            re.compile(rf"{re.escape(label)}:\s*{re.escape(before)}\s*{re.escape(after)}")
+            re.compile(rf"{re.escape(label)}:\s*{re.escape(before)}\s*becomes\s*{re.escape(after)}")
         )
     expect(row).to_contain_text("Succeeded")
 
