@@ -62,11 +62,13 @@ class Contact(models.Model):
             models.Index(fields=["phone_number"], name="contact_phone_idx"),
             models.Index(fields=["identifier"], name="contact_identifier_idx"),
             models.Index(fields=["company_name"], name="contact_company_idx"),
-            models.Index(fields=["country"], name="contact_country_idx"),
+            models.Index(fields=["country", "name", "remote_id"], name="contact_country_name_idx"),
             models.Index(Upper("name"), name="contact_name_upper_idx"),
             models.Index(Upper("email"), name="contact_email_upper_idx"),
             models.Index(Upper("company_name"), name="contact_company_upper_idx"),
-            models.Index(fields=["push_state"], name="contact_push_state_idx"),
+            models.Index(
+                fields=["push_state", "name", "remote_id"], name="contact_push_state_name_idx"
+            ),
             models.Index(fields=["last_activity_at"], name="contact_last_activity_idx"),
         ]
 
@@ -185,6 +187,7 @@ class ContactEdit(models.Model):
             models.Index(fields=["contact", "-created_at"], name="edit_contact_created_idx"),
             models.Index(fields=["-created_at", "-id"], name="edit_created_idx"),
             models.Index(fields=["state", "next_attempt_at"], name="edit_state_next_idx"),
+            models.Index(fields=["state", "-created_at", "-id"], name="edit_state_created_idx"),
             models.Index(fields=["editor", "-created_at"], name="edit_editor_created_idx"),
         ]
 
