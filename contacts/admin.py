@@ -450,6 +450,14 @@ class ContactAdmin(admin.ModelAdmin):
             return None
         return contacts
 
+    def _report(self, request, level, contacts, message, *, names=None) -> None:
+        """One line of an action's summary, naming the contacts it is about; none, no line."""
+        if contacts:
+            describe = names or names_text
+            self.message_user(
+                request, message % {"count": len(contacts), "names": describe(contacts)}, level
+            )
+
     @admin.action(description=_("Refresh from LiveDesk"), permissions=["change"])
     def refresh_from_livedesk(self, request, queryset):
         contacts = self._action_contacts(request, queryset)
@@ -466,50 +474,47 @@ class ContactAdmin(admin.ModelAdmin):
                 failed.append((contact, error.message))
             else:
                 (changed if refreshed else unchanged).append(contact)
-        if changed:
-            self.message_user(
-                request,
-                ngettext(
-                    "%(count)d contact updated from LiveDesk: %(names)s.",
-                    "%(count)d contacts updated from LiveDesk: %(names)s.",
-                    len(changed),
-                )
-                % {"count": len(changed), "names": names_text(changed)},
-                messages.SUCCESS,
-            )
-        if unchanged:
-            self.message_user(
-                request,
-                ngettext(
-                    "%(count)d contact already up to date: %(names)s.",
-                    "%(count)d contacts already up to date: %(names)s.",
-                    len(unchanged),
-                )
-                % {"count": len(unchanged), "names": names_text(unchanged)},
-                messages.SUCCESS,
-            )
-        if gone:
-            self.message_user(
-                request,
-                ngettext(
-                    "%(count)d contact is gone from LiveDesk and was flagged: %(names)s.",
-                    "%(count)d contacts are gone from LiveDesk and were flagged: %(names)s.",
-                    len(gone),
-                )
-                % {"count": len(gone), "names": names_text(gone)},
-                messages.WARNING,
-            )
-        if failed:
-            self.message_user(
-                request,
-                ngettext(
-                    "%(count)d contact could not be refreshed: %(names)s.",
-                    "%(count)d contacts could not be refreshed: %(names)s.",
-                    len(failed),
-                )
-                % {"count": len(failed), "names": failures_text(failed)},
-                messages.ERROR,
-            )
+        self._report(
+            request,
+            messages.SUCCESS,
+            changed,
+            ngettext(
+                "%(count)d contact updated from LiveDesk: %(names)s.",
+                "%(count)d contacts updated from LiveDesk: %(names)s.",
+                len(changed),
+            ),
+        )
+        self._report(
+            request,
+            messages.SUCCESS,
+            unchanged,
+            ngettext(
+                "%(count)d contact already up to date: %(names)s.",
+                "%(count)d contacts already up to date: %(names)s.",
+                len(unchanged),
+            ),
+        )
+        self._report(
+            request,
+            messages.WARNING,
+            gone,
+            ngettext(
+                "%(count)d contact is gone from LiveDesk and was flagged: %(names)s.",
+                "%(count)d contacts are gone from LiveDesk and were flagged: %(names)s.",
+                len(gone),
+            ),
+        )
+        self._report(
+            request,
+            messages.ERROR,
+            failed,
+            ngettext(
+                "%(count)d contact could not be refreshed: %(names)s.",
+                "%(count)d contacts could not be refreshed: %(names)s.",
+                len(failed),
+            ),
+            names=failures_text,
+        )
 
     @admin.action(description=_("Retry failed pushes"), permissions=["change"])
     def retry_failed_pushes(self, request, queryset):
@@ -530,39 +535,37 @@ class ContactAdmin(admin.ModelAdmin):
             else:
                 still_failing.append((contact, result.error_message))
         nothing = [contact for contact in contacts if contact.pk not in retried]
-        if delivered:
-            self.message_user(
-                request,
-                ngettext(
-                    "%(count)d failed edit delivered to LiveDesk: %(names)s.",
-                    "%(count)d failed edits delivered to LiveDesk: %(names)s.",
-                    len(delivered),
-                )
-                % {"count": len(delivered), "names": names_text(delivered)},
-                messages.SUCCESS,
-            )
-        if still_failing:
-            self.message_user(
-                request,
-                ngettext(
-                    "%(count)d edit failed again: %(names)s.",
-                    "%(count)d edits failed again: %(names)s.",
-                    len(still_failing),
-                )
-                % {"count": len(still_failing), "names": failures_text(still_failing)},
-                messages.ERROR,
-            )
-        if nothing:
-            self.message_user(
-                request,
-                ngettext(
-                    "%(count)d contact has no failed edit to retry: %(names)s.",
-                    "%(count)d contacts have no failed edit to retry: %(names)s.",
-                    len(nothing),
-                )
-                % {"count": len(nothing), "names": names_text(nothing)},
-                messages.WARNING,
-            )
+        self._report(
+            request,
+            messages.SUCCESS,
+            delivered,
+            ngettext(
+                "%(count)d failed edit delivered to LiveDesk: %(names)s.",
+                "%(count)d failed edits delivered to LiveDesk: %(names)s.",
+                len(delivered),
+            ),
+        )
+        self._report(
+            request,
+            messages.ERROR,
+            still_failing,
+            ngettext(
+                "%(count)d edit failed again: %(names)s.",
+                "%(count)d edits failed again: %(names)s.",
+                len(still_failing),
+            ),
+            names=failures_text,
+        )
+        self._report(
+            request,
+            messages.WARNING,
+            nothing,
+            ngettext(
+                "%(count)d contact has no failed edit to retry: %(names)s.",
+                "%(count)d contacts have no failed edit to retry: %(names)s.",
+                len(nothing),
+            ),
+        )
 
     @admin.action(description=_("Block in LiveDesk"), permissions=["change"])
     def block_contacts(self, request, queryset):
@@ -595,68 +598,65 @@ class ContactAdmin(admin.ModelAdmin):
                 queued.append(contact)
             else:
                 failed.append((contact, edit.error_message))
-        if done:
-            self.message_user(
-                request,
-                (
-                    ngettext(
-                        "%(count)d contact blocked in LiveDesk: %(names)s.",
-                        "%(count)d contacts blocked in LiveDesk: %(names)s.",
-                        len(done),
-                    )
-                    if blocked
-                    else ngettext(
-                        "%(count)d contact unblocked in LiveDesk: %(names)s.",
-                        "%(count)d contacts unblocked in LiveDesk: %(names)s.",
-                        len(done),
-                    )
-                )
-                % {"count": len(done), "names": names_text(done)},
-                messages.SUCCESS,
-            )
-        if already:
-            self.message_user(
-                request,
-                (
-                    ngettext(
-                        "%(count)d contact was already blocked: %(names)s.",
-                        "%(count)d contacts were already blocked: %(names)s.",
-                        len(already),
-                    )
-                    if blocked
-                    else ngettext(
-                        "%(count)d contact was not blocked: %(names)s.",
-                        "%(count)d contacts were not blocked: %(names)s.",
-                        len(already),
-                    )
-                )
-                % {"count": len(already), "names": names_text(already)},
-                messages.SUCCESS,
-            )
-        if queued:
-            self.message_user(
-                request,
+        self._report(
+            request,
+            messages.SUCCESS,
+            done,
+            (
                 ngettext(
-                    "LiveDesk could not be reached for %(count)d contact; the change is kept and "
-                    "retried automatically: %(names)s.",
-                    "LiveDesk could not be reached for %(count)d contacts; the changes are kept "
-                    "and retried automatically: %(names)s.",
-                    len(queued),
+                    "%(count)d contact blocked in LiveDesk: %(names)s.",
+                    "%(count)d contacts blocked in LiveDesk: %(names)s.",
+                    len(done),
                 )
-                % {"count": len(queued), "names": names_text(queued)},
-                messages.WARNING,
-            )
-        if failed:
-            self.message_user(
-                request,
+                if blocked
+                else ngettext(
+                    "%(count)d contact unblocked in LiveDesk: %(names)s.",
+                    "%(count)d contacts unblocked in LiveDesk: %(names)s.",
+                    len(done),
+                )
+            ),
+        )
+        self._report(
+            request,
+            messages.SUCCESS,
+            already,
+            (
                 ngettext(
-                    "%(count)d contact could not be changed: %(names)s.",
-                    "%(count)d contacts could not be changed: %(names)s.",
-                    len(failed),
+                    "%(count)d contact was already blocked: %(names)s.",
+                    "%(count)d contacts were already blocked: %(names)s.",
+                    len(already),
                 )
-                % {"count": len(failed), "names": failures_text(failed)},
-                messages.ERROR,
-            )
+                if blocked
+                else ngettext(
+                    "%(count)d contact was not blocked: %(names)s.",
+                    "%(count)d contacts were not blocked: %(names)s.",
+                    len(already),
+                )
+            ),
+        )
+        self._report(
+            request,
+            messages.WARNING,
+            queued,
+            ngettext(
+                "LiveDesk could not be reached for %(count)d contact; the change is kept and "
+                "retried automatically: %(names)s.",
+                "LiveDesk could not be reached for %(count)d contacts; the changes are kept "
+                "and retried automatically: %(names)s.",
+                len(queued),
+            ),
+        )
+        self._report(
+            request,
+            messages.ERROR,
+            failed,
+            ngettext(
+                "%(count)d contact could not be changed: %(names)s.",
+                "%(count)d contacts could not be changed: %(names)s.",
+                len(failed),
+            ),
+            names=failures_text,
+        )
 
     @admin.action(description=_("Export as CSV"), permissions=["view"])
     def export_csv(self, request, queryset):
