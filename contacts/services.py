@@ -15,6 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
@@ -462,6 +463,10 @@ def contact_edit_record(
             created_at=now,
         )
         _push_state_refresh(locked)
+        # A safety net: if this process stops before the push, the worker sends the edit later.
+        transaction.on_commit(
+            lambda: _retry_schedule(edit_id=edit.pk, run_after=now + ORPHANED_PENDING_AFTER)
+        )
     return edit
 
 
@@ -600,20 +605,30 @@ class PushSummary:
 ORPHANED_PENDING_AFTER = timedelta(minutes=2)
 
 
-def edits_push_due(
-    *, now: datetime | None = None, client: LiveDeskClient | None = None
-) -> PushSummary:
-    """Push once every edit due for delivery: transient failures whose wait is over, orphans."""
-    now = now or timezone.now()
-    due = ContactEdit.objects.filter(
+def _edits_due(*, now: datetime) -> QuerySet[ContactEdit]:
+    return ContactEdit.objects.filter(
         state=ContactEdit.State.FAILED,
         failure_kind=ContactEdit.FailureKind.TRANSIENT,
         next_attempt_at__lte=now,
     ) | ContactEdit.objects.filter(
         state=ContactEdit.State.PENDING, created_at__lte=now - ORPHANED_PENDING_AFTER
     )
+
+
+def edit_push_if_due(*, edit_id: int, now: datetime | None = None) -> ContactEdit | None:
+    """Push one edit if it is still due; None if it finished or waits for the agent meanwhile."""
+    if not _edits_due(now=now or timezone.now()).filter(pk=edit_id).exists():
+        return None
+    return edit_push(edit_id=edit_id)
+
+
+def edits_push_due(
+    *, now: datetime | None = None, client: LiveDeskClient | None = None
+) -> PushSummary:
+    """Push once every edit due for delivery: transient failures whose wait is over, orphans."""
     summary = PushSummary()
     client = client or livedesk_client()
+    due = _edits_due(now=now or timezone.now())
     for edit_id in due.order_by("created_at", "id").values_list("pk", flat=True):
         edit = edit_push(edit_id=edit_id, client=client)
         summary.attempted += 1

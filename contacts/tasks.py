@@ -7,5 +7,6 @@ from contacts import services
 
 @task()
 def edit_push_task(edit_id: int) -> str:
-    """Retry the push of one edit that failed for a transient reason."""
-    return services.edit_push(edit_id=edit_id).state
+    """Deliver one edit whose retry is due, or which its own request never sent."""
+    edit = services.edit_push_if_due(edit_id=edit_id)
+    return "not due" if edit is None else edit.state

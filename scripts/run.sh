@@ -43,7 +43,7 @@ $PY manage.py sync_contacts
 $PY manage.py demo_logins
 $PY manage.py push_pending
 
-$PY manage.py db_worker >var/worker.log 2>&1 &
+$PY manage.py db_worker --no-reload >var/worker.log 2>&1 &
 echo $! >var/worker.pid
 
 cleanup() {

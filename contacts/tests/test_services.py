@@ -65,8 +65,17 @@ def patch_bodies(sandbox) -> list[dict]:
     return [request["body"] for request in sandbox.requests if request["method"] == "PATCH"]
 
 
-def tasks_enqueued() -> list:
-    return list(django_tasks.default_task_backend.results)
+def retries_enqueued() -> list:
+    """Retry tasks enqueued, leaving out the safety net each new edit schedules."""
+    return [
+        result for result in django_tasks.default_task_backend.results if not _is_safety_net(result)
+    ]
+
+
+def _is_safety_net(result) -> bool:
+    [edit_id] = result.args
+    edit = ContactEdit.objects.get(pk=edit_id)
+    return result.task.run_after == edit.created_at + services.ORPHANED_PENDING_AFTER
 
 
 @pytest.fixture
@@ -309,7 +318,7 @@ def test_rejected_values_fail_permanently_and_leave_the_mirror(
     }
     assert edit.error_message == "Email has already been taken"
     assert edit.next_attempt_at is None
-    assert tasks_enqueued() == []
+    assert retries_enqueued() == []
     assert contact.email == "ann@example.com"
     assert contact.version == version_before
     assert contact.push_state == Contact.PushState.FAILED
@@ -330,7 +339,7 @@ def test_push_to_a_contact_deleted_in_livedesk_fails_permanently_and_flags_it_go
     assert edit.failure_kind == ContactEdit.FailureKind.PERMANENT
     assert edit.http_status == 404
     assert edit.next_attempt_at is None
-    assert tasks_enqueued() == []
+    assert retries_enqueued() == []
     assert contact.is_gone
     assert contact.name == "Ann"
     assert contact.push_state == Contact.PushState.FAILED
@@ -351,7 +360,7 @@ def test_refused_credentials_fail_permanently(
     assert edit.http_status == 401
     assert edit.response_body == {"error": "Invalid Access Token"}
     assert edit.next_attempt_at is None
-    assert tasks_enqueued() == []
+    assert retries_enqueued() == []
     assert sandbox.store.get_contact(contact.remote_id)["name"] == "Ann"
 
 
@@ -363,7 +372,7 @@ def assert_failed_transiently(edit: ContactEdit, *, attempts: int = 1) -> None:
     assert edit.attempts == attempts
     assert edit.next_attempt_at >= edit.last_attempt_at + timedelta(seconds=10)
     assert edit.contact.push_state == Contact.PushState.FAILED
-    [retry] = tasks_enqueued()
+    [retry] = retries_enqueued()
     assert retry.task.func is edit_push_task.func
     assert list(retry.args) == [edit.pk]
     assert retry.task.run_after == edit.next_attempt_at
@@ -506,9 +515,34 @@ def test_retries_stop_after_the_maximum_attempts(
     assert edit.state == ContactEdit.State.FAILED
     assert edit.failure_kind == ContactEdit.FailureKind.TRANSIENT
     assert edit.next_attempt_at is None
-    assert len(tasks_enqueued()) == 1
+    assert len(retries_enqueued()) == 1
     assert services.edits_push_due(now=timezone.now() + timedelta(days=30)).attempted == 0
     assert len(patch_bodies(sandbox)) == 2
+
+
+def test_every_new_edit_schedules_a_safety_net_push_for_if_its_process_stops(
+    sandbox, agent, django_capture_on_commit_callbacks
+):
+    contact = contact_synced(sandbox=sandbox, name="Ann")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        edit = services.contact_edit_record(
+            contact=contact,
+            editor=agent,
+            values={**services.contact_editable_values(contact), "name": "Ann Lee"},
+            base_values=services.contact_editable_values(contact),
+            base_version=contact.version,
+            source=ContactEdit.Source.AGENT,
+        )
+
+    [safety_net] = django_tasks.default_task_backend.results
+    assert list(safety_net.args) == [edit.pk]
+    assert safety_net.task.run_after == edit.created_at + services.ORPHANED_PENDING_AFTER
+    assert services.edit_push_if_due(edit_id=edit.pk) is None
+    later = edit.created_at + services.ORPHANED_PENDING_AFTER
+    assert services.edit_push_if_due(edit_id=edit.pk, now=later).state == "succeeded"
+    assert services.edit_push_if_due(edit_id=edit.pk, now=later) is None
+    assert patch_bodies(sandbox) == [{"name": "Ann Lee"}]
 
 
 def test_orphaned_pending_edit_is_picked_up(sandbox, agent):
@@ -639,7 +673,7 @@ def test_edit_discarded_while_its_push_was_in_flight_stays_discarded(
     assert edit.state == ContactEdit.State.DISCARDED
     assert edit.http_status == 503
     assert edit.next_attempt_at is None
-    assert tasks_enqueued() == []
+    assert retries_enqueued() == []
     assert contact.push_state == Contact.PushState.IN_SYNC
 
 

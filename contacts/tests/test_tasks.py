@@ -9,6 +9,7 @@ import django_tasks
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
@@ -47,8 +48,9 @@ def agent():
 
 @pytest.fixture
 def edit_failed_transiently(sandbox, agent, settings, django_capture_on_commit_callbacks):
-    """An edit whose push met one 503 (no client retries), its retry task enqueued."""
+    """An edit whose push met one 503 (no client retries), its retry task enqueued, due now."""
     settings.LIVEDESK_RETRIES = 0
+    settings.LIVEDESK_PUSH_BACKOFF_SECONDS = 0
     contact = contact_synced(sandbox=sandbox, name="Ann")
     sandbox.faults.fail_next = 1
     with django_capture_on_commit_callbacks(execute=True):
@@ -61,12 +63,16 @@ def edit_failed_transiently(sandbox, agent, settings, django_capture_on_commit_c
 def test_transient_failure_enqueues_the_retry_task_to_run_at_the_next_attempt(
     edit_failed_transiently,
 ):
-    [retry] = django_tasks.default_task_backend.results
+    safety_net, retry = django_tasks.default_task_backend.results
 
     assert retry.task.module_path == "contacts.tasks.edit_push_task"
     assert list(retry.args) == [edit_failed_transiently.pk]
     assert retry.task.run_after == edit_failed_transiently.next_attempt_at
     assert retry.status == TaskResultStatus.READY
+    assert list(safety_net.args) == [edit_failed_transiently.pk]
+    assert safety_net.task.run_after == (
+        edit_failed_transiently.created_at + services.ORPHANED_PENDING_AFTER
+    )
 
 
 def test_retry_task_delivers_the_edit(sandbox, edit_failed_transiently):
@@ -85,7 +91,19 @@ def test_retry_task_leaves_a_discarded_edit_alone(sandbox, agent, edit_failed_tr
 
     state = edit_push_task.call(edit_failed_transiently.pk)
 
-    assert state == ContactEdit.State.DISCARDED
+    assert state == "not due"
+    edit_failed_transiently.refresh_from_db()
+    assert edit_failed_transiently.state == ContactEdit.State.DISCARDED
+    assert len(patch_bodies(sandbox)) == 1
+
+
+def test_retry_task_leaves_an_edit_waiting_for_the_agent_alone(sandbox, agent, settings):
+    contact = contact_synced(sandbox=sandbox, name="Ann")
+    other = contact_synced(sandbox=sandbox, name="Bob", email="bob@example.com")
+    edit = edit_submit(contact=contact, editor=agent, changes={"email": other.email})
+    assert edit.failure_kind == ContactEdit.FailureKind.PERMANENT
+
+    assert edit_push_task.call(edit.pk) == "not due"
     assert len(patch_bodies(sandbox)) == 1
 
 
@@ -111,7 +129,7 @@ def test_database_worker_delivers_a_failed_push_enqueued_in_the_database(
 
     edit = edit_submit(contact=contact, editor=agent, changes={"name": "Ann Smith"})
 
-    [queued] = DBTaskResult.objects.all()
+    [queued] = DBTaskResult.objects.filter(run_after__lte=timezone.now())
     assert edit.state == ContactEdit.State.FAILED
     assert queued.status == TaskResultStatus.READY
     assert queued.task_path == "contacts.tasks.edit_push_task"
