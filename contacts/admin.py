@@ -22,9 +22,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import Exists, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Upper
-from django.db.models.lookups import Exact, GreaterThanOrEqual, LessThan
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -50,8 +48,6 @@ RECENT_EDITS = 20
 ESTIMATED_COUNT_FROM = 200_000
 COUNTRIES_CACHE_KEY = "contacts.admin.countries"
 COUNTRIES_CACHE_SECONDS = 300
-# The highest code point: s starts with P exactly when P <= s < P + MAX_CHAR (byte-wise order).
-MAX_CHAR = "\U0010ffff"
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -65,46 +61,6 @@ def search_term_clean(search_term: str) -> str:
     if len(term) > 1 and term[0] in "\"'" and term[0] == term[-1]:
         term = unescape_string_literal(term)
     return term.strip()
-
-
-def is_remote_id(term: str) -> bool:
-    return term.isascii() and term.isdigit() and len(term) <= 18
-
-
-def prefix_match(field_name: str, term: str) -> Q:
-    """A case-insensitive "starts with" that the index on UPPER(field) serves as a range scan.
-
-    `field__istartswith` compiles to LIKE, which SQLite never serves from an index (nor
-    PostgreSQL without a pattern_ops one): alone it reads the whole table. The range on the
-    indexed UPPER() expression finds the candidates (exactly, in byte-wise and ICU collations),
-    and the LIKE, kept as a guard, only checks those. UPPER() of the term is computed by the
-    database, so both sides fold case alike.
-    """
-    upper = Upper(field_name)
-    return (
-        Q(GreaterThanOrEqual(upper, Upper(Value(term))))
-        & Q(LessThan(upper, Upper(Value(term + MAX_CHAR))))
-        & Q(**{f"{field_name}__istartswith": term})
-    )
-
-
-def exact_ignoring_case(field_name: str, term: str) -> Q:
-    """`field__iexact` written so the index on UPPER(field) serves it (iexact is LIKE in SQLite)."""
-    return Q(Exact(Upper(field_name), Upper(Value(term))))
-
-
-def contact_search_match(term: str) -> Q:
-    """Name or company starting with the term, or exactly its email, phone, identifier or id."""
-    match = (
-        prefix_match("name", term)
-        | exact_ignoring_case("email", term)
-        | Q(phone_number=term)
-        | Q(identifier=term)
-        | prefix_match("company_name", term)
-    )
-    if is_remote_id(term):
-        match |= Q(remote_id=int(term))
-    return match
 
 
 # --- Contacts ---------------------------------------------------------------------------------
@@ -304,7 +260,7 @@ class ContactAdmin(admin.ModelAdmin):
         term = search_term_clean(search_term)
         if not term:
             return queryset, False
-        return queryset.filter(contact_search_match(term)), False
+        return queryset.filter(selectors.contact_search(term)), False
 
     def save_model(self, request, obj, form, change):
         raise PermissionDenied("The mirror is written only by sync and by pushed edits.")
@@ -828,11 +784,9 @@ class ContactEditAdmin(admin.ModelAdmin):
         term = search_term_clean(search_term)
         if not term:
             return queryset, False
-        if is_remote_id(term):
+        if selectors.is_remote_id(term):
             return queryset.filter(contact__remote_id=int(term)), False
-        contacts = Contact.objects.filter(
-            prefix_match("name", term) | exact_ignoring_case("email", term)
-        )
+        contacts = Contact.objects.filter(selectors.contact_search(term))
         return queryset.filter(contact__in=contacts.values("pk")), False
 
     def changelist_view(self, request, extra_context=None):
