@@ -1,4 +1,4 @@
-"""Time the Django admin's list pages on large tables: 100,000 contacts, 1,000,000 edits.
+"""Time the admin's and the agent's list pages on large tables: 100,000 contacts, 1,000,000 edits.
 
     .venv/bin/python scripts/bench_admin.py        # a temporary SQLite database
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_admin \
@@ -354,6 +354,15 @@ def pages(contacts: int, edits: int) -> list[tuple[str, str]]:
         ("Edit history search: name prefix", f"{history}?q=Somchai+Sae"),
         ("Edit history search: exact email", f"{history}?q={sample.email}"),
         ("Edit history detail", history + "{edit}/change/"),
+        # The agent pages, on the same tables.
+        ("Agent contact list, page 1", "/contacts/"),
+        (f"Agent contact list, page {contact_late // 2}", f"/contacts/?page={contact_late // 2}"),
+        ("Agent contact search: name prefix", "/contacts/?q=Somchai+Sae"),
+        ("Agent contact filter: country", "/contacts/?country=Japan"),
+        ("Agent contact page", f"/contacts/{sample.remote_id}/"),
+        ("Agent edit page", f"/contacts/{sample.remote_id}/edit/"),
+        ("Agent edit history, page 1", "/contacts/history/"),
+        ("Agent edit history filter: failed", "/contacts/history/?state=failed"),
     ]
 
 
