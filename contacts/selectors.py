@@ -6,6 +6,7 @@ import re
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import F, Q, QuerySet, Value
+from django.db.models.expressions import OrderBy
 from django.db.models.functions import Concat, Upper
 from django.db.models.lookups import GreaterThanOrEqual, LessThan
 from django.utils import timezone
@@ -13,16 +14,19 @@ from django.utils import timezone
 from contacts import services
 from contacts.models import Contact, ContactEdit, CustomAttributeDefinition
 
-# Sort keys of the contact list -> (indexed column, tie-breaker). An index on one column also
-# holds the primary key in order, so "pk" breaks ties without a sort; the name index is
-# (name, remote_id).
+# Sort keys of the contact list -> the columns to order by, each sort read in order from one
+# index: (name, remote_id), (country, name, remote_id), and single-column indexes, which in
+# SQLite hold the primary key in order too (PostgreSQL adds a cheap incremental sort).
 CONTACT_SORTS = {
     "name": ("name", "remote_id"),
     "email": ("email", "pk"),
     "company": ("company_name", "pk"),
-    "country": ("country", "pk"),
+    "country": ("country", "name", "remote_id"),
     "last_activity": ("last_activity_at", "pk"),
 }
+# Contacts never seen active come last either way; the other sort columns are never null, and
+# asking NULLS LAST of them would keep PostgreSQL from reading a descending sort off the index.
+NULLABLE_SORT_COLUMNS = frozenset({"last_activity_at"})
 # Columns searched by prefix, each through its UPPER(column) index.
 PREFIX_SEARCHED = ("name", "email", "company_name")
 HIGHEST_CHARACTER = "\U0010ffff"
@@ -71,10 +75,16 @@ def contact_list(
         contacts = contacts.filter(push_state=push_state)
     if gone is not None:
         contacts = contacts.filter(gone_at__isnull=not gone)
-    column, tie_breaker = CONTACT_SORTS.get(sort.removeprefix("-"), CONTACT_SORTS["name"])
-    if sort.startswith("-"):
-        return contacts.order_by(F(column).desc(nulls_last=True), F(tie_breaker).desc())
-    return contacts.order_by(F(column).asc(nulls_last=True), F(tie_breaker).asc())
+    columns = CONTACT_SORTS.get(sort.removeprefix("-"), CONTACT_SORTS["name"])
+    descending = sort.startswith("-")
+    return contacts.order_by(*(_ordering(column, descending=descending) for column in columns))
+
+
+def _ordering(column: str, *, descending: bool) -> OrderBy:
+    nulls_last = True if column in NULLABLE_SORT_COLUMNS else None
+    if descending:
+        return F(column).desc(nulls_last=nulls_last)
+    return F(column).asc(nulls_last=nulls_last)
 
 
 def contact_search(q: str) -> Q:
