@@ -42,6 +42,8 @@ SECRET_KEY = _required_when_live(
 )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# In production the app is served over HTTPS: its cookies never travel in clear.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 
 LIVEDESK_BASE_URL = env.str("LIVEDESK_BASE_URL", default="") or (SANDBOX_BASE_URL if DEBUG else "")
 if not LIVEDESK_BASE_URL:
