@@ -191,16 +191,12 @@ class SandboxServer:
             failure = None
             if faults.rate_limit_next > 0:
                 faults.rate_limit_next -= 1
-                failure = _Answer(
-                    HTTPStatus.TOO_MANY_REQUESTS,
-                    "Retry later\n",
-                    (("Retry-After", str(faults.retry_after)),),
-                )
+                failure = _failure(HTTPStatus.TOO_MANY_REQUESTS, retry_after=faults.retry_after)
             elif faults.fail_next > 0:
                 faults.fail_next -= 1
-                failure = _failure(faults.failure_status)
+                failure = _failure(faults.failure_status, retry_after=faults.retry_after)
             elif faults.failure_rate > 0 and self._random.random() < faults.failure_rate:
-                failure = _failure(faults.failure_status)
+                failure = _failure(faults.failure_status, retry_after=faults.retry_after)
             return delay, hang, failure, faults.quirks
 
     def authorized(self, header: str | None) -> bool:
@@ -218,7 +214,10 @@ class SandboxServer:
         return seconds > 0 and self._stopping.wait(seconds)
 
 
-def _failure(status: int) -> _Answer:
+def _failure(status: int, *, retry_after: int) -> _Answer:
+    if status == HTTPStatus.TOO_MANY_REQUESTS:
+        # As Rack::Attack answers: plain text, and when to come back.
+        return _Answer(status, "Retry later\n", (("Retry-After", str(retry_after)),))
     phrase = _phrase(status)
     if status in (HTTPStatus.BAD_GATEWAY, HTTPStatus.GATEWAY_TIMEOUT):
         return _Answer(status, GATEWAY_PAGE.format(status=status, phrase=phrase))

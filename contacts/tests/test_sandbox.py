@@ -640,6 +640,56 @@ def test_failure_rate_one_fails_every_call_with_the_failure_status(server):
         assert call(server, "GET", CONTACTS)[::2] == (500, {"error": "Internal Server Error"})
 
 
+def test_a_failure_rate_of_429_answers_with_retry_after(server):
+    server.faults.failure_rate = 1.0
+    server.faults.failure_status = 429
+    server.faults.retry_after = 2
+    status, headers, _ = call(server, "GET", CONTACTS)
+    assert (status, headers["Retry-After"]) == (429, "2")
+
+
+def test_the_command_has_one_flag_per_fault():
+    from contacts.management.commands.livedesk_sandbox import Command
+
+    parser = Command().create_parser("manage.py", "livedesk_sandbox")
+    options = vars(
+        parser.parse_args(
+            [
+                "--hang-next",
+                "2",
+                "--hang-seconds",
+                "5",
+                "--rate-limit-next",
+                "1",
+                "--retry-after",
+                "4",
+                "--fail-next",
+                "3",
+                "--failure-rate",
+                "0.5",
+                "--failure-status",
+                "502",
+                "--latency-ms",
+                "20",
+                "--quirks",
+            ]
+        )
+    )
+    faults = Faults.from_dict({name: options[name] for name in Faults().as_dict()})
+
+    assert faults == Faults(
+        latency_ms=20,
+        failure_rate=0.5,
+        failure_status=502,
+        fail_next=3,
+        rate_limit_next=1,
+        retry_after=4,
+        hang_next=2,
+        hang_seconds=5.0,
+        quirks=True,
+    )
+
+
 def test_quirks_answer_the_documented_loose_types(server, store):
     contact = make_contact(store, name="Somchai Srisuk", last_activity_at=1_765_441_908)
     server.faults.quirks = True

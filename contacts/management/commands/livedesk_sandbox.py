@@ -1,5 +1,6 @@
 """Run the LiveDesk contacts API sandbox: python manage.py livedesk_sandbox --seed 500."""
 
+import dataclasses
 from pathlib import Path
 
 from django.conf import settings
@@ -7,6 +8,19 @@ from django.core.management.base import BaseCommand, CommandError
 
 from contacts.sandbox.server import Faults, SandboxServer
 from contacts.sandbox.store import SandboxStore
+
+# One flag per fault; the same names are the keys of the /_sandbox/faults control endpoint.
+FAULT_HELP = {
+    "latency_ms": "Milliseconds added to every API call.",
+    "failure_rate": "Share of API calls, 0 to 1, that fail with --failure-status.",
+    "failure_status": "HTTP status of a failure (default 503; 429 carries Retry-After).",
+    "fail_next": "The next N API calls fail with --failure-status.",
+    "rate_limit_next": "The next N API calls answer 429 with Retry-After.",
+    "retry_after": "Seconds given in a 429's Retry-After header (default 1).",
+    "hang_next": "The next N API calls hang for --hang-seconds before answering.",
+    "hang_seconds": "How long a hung call hangs (default 30).",
+    "quirks": "Answer with the type quirks of LiveDesk's docs (ids as strings...).",
+}
 
 
 class Command(BaseCommand):
@@ -31,23 +45,20 @@ class Command(BaseCommand):
         parser.add_argument("--reset", action="store_true", help="Wipe the store first.")
         parser.add_argument("--api-key", help="Defaults to settings.LIVEDESK_API_KEY.")
         parser.add_argument("--api-secret", help="Defaults to settings.LIVEDESK_API_SECRET.")
-        parser.add_argument("--latency-ms", type=int, default=0)
-        parser.add_argument("--failure-rate", type=float, default=0.0)
-        parser.add_argument("--failure-status", type=int, default=503)
-        parser.add_argument("--hang-seconds", type=float, default=30.0)
-        parser.add_argument("--quirks", action="store_true", help="Answer with type quirks.")
+        for fault in dataclasses.fields(Faults):
+            flag = "--" + fault.name.replace("_", "-")
+            if fault.type is bool:
+                parser.add_argument(flag, action="store_true", help=FAULT_HELP[fault.name])
+            else:
+                parser.add_argument(
+                    flag, type=fault.type, default=fault.default, help=FAULT_HELP[fault.name]
+                )
         parser.add_argument("--verbose", action="store_true", help="Log every request line.")
 
     def handle(self, *args, **options):
         try:
             faults = Faults.from_dict(
-                {
-                    "latency_ms": options["latency_ms"],
-                    "failure_rate": options["failure_rate"],
-                    "failure_status": options["failure_status"],
-                    "hang_seconds": options["hang_seconds"],
-                    "quirks": options["quirks"],
-                }
+                {fault.name: options[fault.name] for fault in dataclasses.fields(Faults)}
             )
         except ValueError as problem:
             raise CommandError(str(problem)) from problem
