@@ -192,10 +192,8 @@ class ContactEdit(models.Model):
         ]
 
     def __str__(self) -> str:
-        fields = ", ".join(change["field"] for change in self.changes) or "-"
-        return (
-            f"{self.editor_username} changed {fields} of contact #{self.contact_id} ({self.state})"
-        )
+        fields = ", ".join(change.get("label") or change["field"] for change in self.changes)
+        return f"{self.editor_username} changed {fields or '-'} of {self.contact} ({self.state})"
 
     def save(self, *args, **kwargs):
         if self.pk is not None and not self._state.adding:

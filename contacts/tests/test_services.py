@@ -891,3 +891,15 @@ def test_blocking_an_already_blocked_contact_records_nothing(sandbox, agent):
     assert edit is None
     assert patch_bodies(sandbox) == []
     assert not ContactEdit.objects.exists()
+
+
+def test_a_history_row_reads_as_who_changed_which_fields_of_whom(sandbox, agent):
+    contact = contact_synced(sandbox=sandbox, name="Ann")
+
+    edit = edit_submit(
+        contact=contact,
+        editor=agent,
+        changes={"additional_attributes.city": "Khon Kaen", "social_profiles.github": "ann"},
+    )
+
+    assert str(edit) == "agent changed City, GitHub of Ann (succeeded)"
