@@ -230,9 +230,9 @@ def _gone_flag(*, client: LiveDeskClient, started_at: datetime, summary: SyncSum
             summary.errors.append(f"#{remote_id}: {error.message}")
     _sync_page(found, summary=summary)
     if gone_ids:
-        summary.gone += Contact.objects.filter(
-            remote_id__in=gone_ids, gone_at__isnull=True
-        ).update(gone_at=timezone.now())
+        summary.gone += Contact.objects.filter(remote_id__in=gone_ids, gone_at__isnull=True).update(
+            gone_at=timezone.now()
+        )
 
 
 def _sync_page(remotes: list[RemoteContact], *, summary: SyncSummary) -> None:
