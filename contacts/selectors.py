@@ -11,7 +11,7 @@ from django.db.models.functions import Concat, Upper
 from django.db.models.lookups import GreaterThanOrEqual, LessThan
 from django.utils import timezone
 
-from contacts import services
+from contacts.fields import Values, contact_values
 from contacts.models import Contact, ContactEdit, CustomAttributeDefinition
 
 # Sort keys of the contact list -> the columns to order by, each sort read in order from one
@@ -158,9 +158,9 @@ def contact_history(*, contact: Contact, limit: int = 50) -> list[ContactEdit]:
     return list(contact.edits.select_related("contact")[:limit])
 
 
-def edit_prefill_values(*, edit: ContactEdit) -> services.Values:
+def edit_prefill_values(*, edit: ContactEdit) -> Values:
     """The mirror's values with the edit's changes on top: what the edit would make them."""
-    values = services.contact_editable_values(edit.contact)
+    values = contact_values(edit.contact)
     for change in edit.changes:
         if change.get("after") is None:
             values.pop(change["field"], None)

@@ -11,12 +11,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from contacts import selectors, services
-from contacts.forms import (
-    ContactEditForm,
-    ContactFilterForm,
-    EditHistoryFilterForm,
-    contact_edit_form_submit,
-)
+from contacts.edit_flow import RELOAD_BUTTON, contact_edit_page
+from contacts.fields import FIELDS, Section
+from contacts.forms import ContactFilterForm, EditHistoryFilterForm
 from contacts.models import Contact, ContactEdit
 
 PAGE_SIZE = 50
@@ -56,11 +53,11 @@ def contact_detail(request: HttpRequest, remote_id: int) -> HttpResponse:
             "contact": contact,
             "unfinished_edits": selectors.contact_unfinished_edits(contact=contact),
             "history": selectors.contact_history(contact=contact),
-            "custom_labels": selectors.custom_attribute_labels(),
-            "social_networks": [
-                (network, services.field_label(services.SOCIAL_PREFIX + network))
-                for network in services.SOCIAL_NETWORKS
+            "sections": [
+                (section.label, [field for field in FIELDS if field.section == section])
+                for section in (Section.CORE, Section.ADDITIONAL, Section.SOCIAL)
             ],
+            "custom_labels": selectors.custom_attribute_labels(),
             "can_change": request.user.has_perm("contacts.change_contact"),
         },
     )
@@ -72,38 +69,26 @@ def contact_edit(request: HttpRequest, remote_id: int) -> HttpResponse:
     contact = get_object_or_404(Contact, remote_id=remote_id)
     open_edit = selectors.contact_open_edit(contact=contact, edit_id=request.GET.get("edit"))
     prefill = selectors.edit_prefill_values(edit=open_edit) if open_edit else None
-    context = {"contact": contact, "open_edit": open_edit, "conflicts": []}
-    if request.method == "GET":
-        form = ContactEditForm(contact=contact, prefill=prefill)
-        return render(request, "contacts/contact_edit.html", {**context, "form": form})
-
-    form = ContactEditForm(request.POST, contact=contact, prefill=prefill)
-    if "reload" in request.POST:
-        if form.is_valid():
-            form = ContactEditForm(contact=contact, prefill=form.values_rebased())
-            context["open_edit"] = None
-            messages.info(
-                request,
-                _(
-                    "The form now shows the contact's current values with your changes on "
-                    "top. Check them, then save."
-                ),
-            )
-        return render(request, "contacts/contact_edit.html", {**context, "form": form})
-    if not form.is_valid():
-        return render(request, "contacts/contact_edit.html", {**context, "form": form})
-
-    outcome = contact_edit_form_submit(form, editor=request.user, source=ContactEdit.Source.AGENT)
-    if outcome.kind in ("conflict", "rejected"):
-        context.update(outcome=outcome, conflicts=outcome.conflicts, open_edit=None)
-        return render(request, "contacts/contact_edit.html", {**context, "form": form})
-    level = {
-        "saved": messages.SUCCESS,
-        "no_change": messages.INFO,
-        "queued": messages.WARNING,
-    }.get(outcome.kind, messages.ERROR)
-    messages.add_message(request, level, outcome.message)
-    return redirect(contact)
+    page = contact_edit_page(
+        request,
+        contact=contact,
+        editor=request.user,
+        source=ContactEdit.Source.AGENT,
+        prefill=prefill,
+    )
+    if page.message:
+        messages.add_message(request, page.level, page.message)
+    if page.finished:
+        return redirect(contact)
+    context = {
+        "contact": contact,
+        "form": page.form,
+        "outcome": page.outcome,
+        "conflicts": page.conflicts,
+        "open_edit": None if page.outcome or page.reloaded else open_edit,
+        "reload_button": RELOAD_BUTTON,
+    }
+    return render(request, "contacts/contact_edit.html", context)
 
 
 @require_POST

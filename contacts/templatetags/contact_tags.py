@@ -1,27 +1,18 @@
-"""Display helpers for contact data. Every value they return is plain text, escaped by the
-template like any other: contact data is never marked safe."""
+"""Display helpers for contact data, over `contacts.display`. Every value they return is plain
+text, escaped by the template like any other: contact data is never marked safe."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
-from urllib.parse import quote
 
 from django import template
-from django.utils.translation import gettext
 
-from contacts import services
-from contacts.forms import value_text
+from contacts import display
+from contacts.fields import ContactField
+from contacts.fields import field_label as registry_field_label
 
 register = template.Library()
 
-SOCIAL_URLS = {
-    "facebook": "https://www.facebook.com/{}",
-    "github": "https://github.com/{}",
-    "instagram": "https://www.instagram.com/{}",
-    "linkedin": "https://www.linkedin.com/in/{}",
-    "twitter": "https://x.com/{}",
-}
 STATE_BADGES = {
     "pending": "text-bg-info",
     "succeeded": "text-bg-success",
@@ -39,50 +30,44 @@ AVAILABILITY_BADGES = {
 
 @register.filter
 def json_pretty(value: Any) -> str:
-    """JSON indented for reading (escaped by the template, as any text)."""
-    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return display.json_pretty(value)
 
 
 @register.filter
 def change_value(value: Any) -> str:
-    """One value of a change, in words: absent, empty, yes/no or the value's text."""
-    if value is None:
-        return gettext("(absent)")
-    if value == "" and isinstance(value, str):
-        return gettext("(empty)")
-    if isinstance(value, bool):
-        return gettext("Yes") if value else gettext("No")
-    return value_text(value)
+    return display.value_words(value)
+
+
+@register.filter
+def as_text(value: Any) -> str:
+    return display.value_text(value)
 
 
 @register.filter
 def field_label(key: str) -> str:
-    return services.field_label(key)
+    return registry_field_label(key)
 
 
 @register.filter
 def web_url(value: Any) -> str:
-    """The value when it is an http(s) address, else empty: never a javascript: link."""
-    text = value_text(value).strip()
-    return text if text.lower().startswith(("http://", "https://")) else ""
+    return display.web_url(value)
 
 
 @register.simple_tag
-def social_url(network: str, handle: Any) -> str:
-    """A link to a social profile given as a web address or a bare handle."""
-    text = value_text(handle).strip()
-    if not text:
-        return ""
-    if text.lower().startswith(("http://", "https://")):
-        return text
-    pattern = SOCIAL_URLS.get(network)
-    return pattern.format(quote(text.lstrip("@"), safe="")) if pattern else ""
+def field_value(field: ContactField, contact: Any) -> Any:
+    """The contact's value of one registry field."""
+    return field.value_of(contact)
+
+
+@register.simple_tag
+def profile_url(field: ContactField, handle: Any) -> str:
+    return display.profile_url(field, handle)
 
 
 @register.filter
 def channel_name(channel_type: Any) -> str:
     """ "Channel::WebWidget" -> "WebWidget"."""
-    return value_text(channel_type).removeprefix("Channel::")
+    return display.value_text(channel_type).removeprefix("Channel::")
 
 
 @register.filter

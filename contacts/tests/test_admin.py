@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from contacts import services
 from contacts.models import Contact, ContactEdit, CustomAttributeDefinition
+from contacts.tests.factories import contact_synced, edit_failed_transiently, patch_bodies
 
 pytestmark = pytest.mark.django_db
 
@@ -30,13 +31,6 @@ def _countries_not_cached():
 
 
 # --- Factories and helpers ---------------------------------------------------------------------
-
-
-def contact_synced(*, sandbox, **fields: Any) -> Contact:
-    """Create a contact in the sandbox, sync the mirror, and answer its mirror row."""
-    remote = sandbox.store.create_contact(**fields)
-    services.contacts_sync()
-    return Contact.objects.get(remote_id=remote["id"])
 
 
 def staff_make(*, username: str = "staff", permissions: tuple[str, ...] = ()):
@@ -91,26 +85,6 @@ def action_post(client, action: str, contacts: list[Contact]):
 
 def messages_of(response) -> list[tuple[str, str]]:
     return [(message.level_tag, str(message)) for message in response.context["messages"]]
-
-
-def patch_bodies(sandbox) -> list[dict]:
-    return [request["body"] for request in sandbox.requests if request["method"] == "PATCH"]
-
-
-def edit_failed(*, sandbox, contact: Contact, editor, name: str) -> ContactEdit:
-    """An edit that LiveDesk failed to take (503 on every retry): kept, failed, transient."""
-    sandbox.faults.fail_next = 20
-    values = services.contact_editable_values(contact)
-    edit = services.contact_edit_submit(
-        contact=contact,
-        editor=editor,
-        values={**values, "name": name},
-        base_values=values,
-        base_version=contact.version,
-    )
-    sandbox.reset_faults()
-    assert edit.state == ContactEdit.State.FAILED
-    return edit
 
 
 # --- The change page: the shared form, through the edit service --------------------------------
@@ -182,7 +156,7 @@ def test_reloading_after_a_conflict_keeps_my_changes_on_the_current_values(sandb
     services.contacts_sync()
     admin_client.post(change_url(contact), data)
 
-    reloaded = admin_client.post(change_url(contact), {**data, "_rebase": "Reload"})
+    reloaded = admin_client.post(change_url(contact), {**data, "reload": "Reload"})
     saved = admin_client.post(
         change_url(contact), {**form_post_data(reloaded.context["form"]), "_continue": "Save"}
     )
@@ -384,7 +358,9 @@ def test_refresh_action_flags_a_contact_gone_from_livedesk(sandbox, admin_client
 def test_retry_action_delivers_a_failed_edit(sandbox, admin_client, admin_user):
     contact = contact_synced(sandbox=sandbox, name="Ann Lee")
     idle = contact_synced(sandbox=sandbox, name="Bob Idle")
-    edit = edit_failed(sandbox=sandbox, contact=contact, editor=admin_user, name="Ann Retried")
+    edit = edit_failed_transiently(
+        sandbox=sandbox, contact=contact, editor=admin_user, changes={"name": "Ann Retried"}
+    )
 
     response = action_post(admin_client, "retry_failed_pushes", [contact, idle])
 
@@ -453,29 +429,39 @@ def test_export_csv_streams_the_selected_contacts(sandbox, admin_client):
         "email",
         "phone",
         "identifier",
+        "thumbnail",
+        "blocked",
+        "availability",
+        "description",
         "company",
+        "telegram",
         "city",
         "country",
         "country_code",
-        "blocked",
-        "availability",
+        "facebook",
+        "github",
+        "instagram",
+        "linkedin",
+        "twitter",
         "push_state",
         "last_synced",
     ]
-    assert rows[1][:12] == [
-        str(ann.remote_id),
-        "Ann Lee",
-        "ann@example.com",
-        "",
-        "cus-1",
-        "Acme",
-        "Bangkok",
-        "",
-        "TH",
-        "false",
-        "offline",
-        "in_sync",
-    ]
+    row = dict(zip(rows[0], rows[1], strict=True))
+    assert row == {
+        **dict.fromkeys(rows[0], ""),
+        "remote_id": str(ann.remote_id),
+        "name": "Ann Lee",
+        "email": "ann@example.com",
+        "identifier": "cus-1",
+        "blocked": "false",
+        "availability": "offline",
+        "company": "Acme",
+        "city": "Bangkok",
+        "country_code": "TH",
+        "push_state": "in_sync",
+        "last_synced": row["last_synced"],
+    }
+    assert row["last_synced"].startswith(str(ann.synced_at.year))
     assert len(rows) == 2
 
 
@@ -490,18 +476,18 @@ def test_export_csv_defuses_spreadsheet_formulas(sandbox, admin_client):
 
     response = action_post(admin_client, "export_csv", [contact])
 
-    [_header, row] = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert row[1] == '\'=HYPERLINK("http://evil.example","x")'
-    assert row[3] == "'+66812345678"
-    assert row[4] == "'@SUM(A1)"
-    assert row[5] == "'-2+3"
-    assert row[6] == "Bangkok=1"
+    [row] = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert row["name"] == '\'=HYPERLINK("http://evil.example","x")'
+    assert row["phone"] == "'+66812345678"
+    assert row["identifier"] == "'@SUM(A1)"
+    assert row["company"] == "'-2+3"
+    assert row["city"] == "Bangkok=1"
 
 
 def test_actions_refuse_more_contacts_than_one_request_should_call_livedesk_for(
     sandbox, admin_client, monkeypatch
 ):
-    monkeypatch.setattr("contacts.admin.ACTION_LIMIT", 1)
+    monkeypatch.setattr("contacts.admin.actions.ACTION_LIMIT", 1)
     contacts = [contact_synced(sandbox=sandbox, name=name) for name in ("Ann", "Bob")]
 
     response = action_post(admin_client, "block_contacts", contacts)
@@ -517,7 +503,9 @@ def test_edit_history_refuses_add_change_and_delete_to_a_superuser(
     sandbox, admin_client, admin_user
 ):
     contact = contact_synced(sandbox=sandbox, name="Ann Lee")
-    edit = edit_failed(sandbox=sandbox, contact=contact, editor=admin_user, name="Ann B")
+    edit = edit_failed_transiently(
+        sandbox=sandbox, contact=contact, editor=admin_user, changes={"name": "Ann B"}
+    )
 
     add = admin_client.get(reverse("admin:contacts_contactedit_add"))
     change = admin_client.post(edit_url(edit), {"state": "succeeded", "attempts": "9"})
@@ -532,7 +520,9 @@ def test_edit_history_refuses_add_change_and_delete_to_a_superuser(
 
 def test_edit_history_list_offers_no_actions_and_no_add(sandbox, admin_client, admin_user):
     contact = contact_synced(sandbox=sandbox, name="Ann Lee")
-    edit_failed(sandbox=sandbox, contact=contact, editor=admin_user, name="Ann B")
+    edit_failed_transiently(
+        sandbox=sandbox, contact=contact, editor=admin_user, changes={"name": "Ann B"}
+    )
 
     response = admin_client.get(EDITS_URL)
 
@@ -560,8 +550,12 @@ def test_edit_history_detail_shows_the_change_request_and_response_formatted(san
 def test_edit_history_search_by_remote_id_and_filter_by_contact(sandbox, admin_client, admin_user):
     ann = contact_synced(sandbox=sandbox, name="Ann Lee")
     bob = contact_synced(sandbox=sandbox, name="Bob Lee")
-    ann_edit = edit_failed(sandbox=sandbox, contact=ann, editor=admin_user, name="Ann B")
-    edit_failed(sandbox=sandbox, contact=bob, editor=admin_user, name="Bob B")
+    ann_edit = edit_failed_transiently(
+        sandbox=sandbox, contact=ann, editor=admin_user, changes={"name": "Ann B"}
+    )
+    edit_failed_transiently(
+        sandbox=sandbox, contact=bob, editor=admin_user, changes={"name": "Bob B"}
+    )
 
     by_id = admin_client.get(EDITS_URL, {"q": str(ann.remote_id)})
     by_contact = admin_client.get(EDITS_URL, {"contact__id__exact": ann.pk})

@@ -7,7 +7,6 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from django.conf import settings
@@ -17,8 +16,8 @@ from django.test import Client
 from django.utils import translation
 from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 
-from contacts import services
 from contacts.models import Contact, ContactEdit
+from contacts.tests.factories import contact_synced, patch_bodies
 
 pytestmark = pytest.mark.browser
 
@@ -93,13 +92,6 @@ def agent():
     return user
 
 
-def contact_synced(*, sandbox, **fields: Any) -> Contact:
-    """Create a contact in the sandbox, sync the mirror, and answer its mirror row."""
-    remote = sandbox.store.create_contact(**fields)
-    services.contacts_sync()
-    return Contact.objects.get(remote_id=remote["id"])
-
-
 @pytest.fixture
 def agent_page(page, agent, live_server) -> Page:
     """The page with the agent's session cookie, as if they had just logged in."""
@@ -108,11 +100,6 @@ def agent_page(page, agent, live_server) -> Page:
     cookie = client.cookies[settings.SESSION_COOKIE_NAME]
     page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
     return page
-
-
-def patch_bodies(sandbox) -> list[dict]:
-    """The bodies of every PATCH the sandbox received, in order."""
-    return [request["body"] for request in sandbox.requests if request["method"] == "PATCH"]
 
 
 def custom_row(custom: Locator, key: str) -> int:

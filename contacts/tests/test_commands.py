@@ -8,8 +8,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from contacts import services
 from contacts.models import Contact, ContactEdit
+from contacts.tests.factories import contact_synced, edit_failed_transiently, user_make
 
 pytestmark = pytest.mark.django_db
 
@@ -28,28 +28,15 @@ def run_command(name: str, *args: str) -> str:
 # --- push_pending ------------------------------------------------------------------------------
 
 
-def edit_failed_transiently(*, sandbox, name: str) -> ContactEdit:
-    """A synced contact whose rename met one 503 (no client retries)."""
-    remote = sandbox.store.create_contact(name="Ann")
-    services.contacts_sync()
-    contact = Contact.objects.get(remote_id=remote["id"])
-    values = services.contact_editable_values(contact)
-    sandbox.faults.fail_next = 1
-    edit = services.contact_edit_submit(
-        contact=contact,
-        editor=get_user_model().objects.create_user(username="agent"),
-        values={**values, "name": name},
-        base_values=values,
-        base_version=contact.version,
-    )
-    assert edit.state == ContactEdit.State.FAILED
-    return edit
-
-
 def test_push_pending_delivers_due_edits(sandbox, settings):
     settings.LIVEDESK_RETRIES = 0
     settings.LIVEDESK_PUSH_BACKOFF_SECONDS = 0
-    edit = edit_failed_transiently(sandbox=sandbox, name="Ann Smith")
+    edit = edit_failed_transiently(
+        sandbox=sandbox,
+        contact=contact_synced(sandbox=sandbox, name="Ann"),
+        editor=user_make(),
+        changes={"name": "Ann Smith"},
+    )
 
     output = run_command("push_pending")
 
@@ -62,7 +49,12 @@ def test_push_pending_delivers_due_edits(sandbox, settings):
 
 def test_push_pending_leaves_edits_not_yet_due(sandbox, settings):
     settings.LIVEDESK_RETRIES = 0
-    edit = edit_failed_transiently(sandbox=sandbox, name="Ann Smith")
+    edit = edit_failed_transiently(
+        sandbox=sandbox,
+        contact=contact_synced(sandbox=sandbox, name="Ann"),
+        editor=user_make(),
+        changes={"name": "Ann Smith"},
+    )
 
     output = run_command("push_pending")
 

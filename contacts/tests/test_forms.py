@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.core import signing
 
-from contacts import services
+from contacts import fields
 from contacts.forms import BASE_SALT, ContactEditForm, ContactFilterForm
 from contacts.models import Contact, CustomAttributeDefinition
 
@@ -134,8 +134,8 @@ def test_untouched_form_yields_the_contacts_values():
     form = submitted(contact)
 
     assert form.is_valid(), form.errors
-    assert form.edit_values() == services.contact_editable_values(contact)
-    assert form.base_values == services.contact_editable_values(contact)
+    assert form.edit_values() == fields.contact_values(contact)
+    assert form.base_values == fields.contact_values(contact)
     assert form.base_version == contact.version
 
 
@@ -664,7 +664,7 @@ def test_changed_base_version_is_refused():
 
 def test_prefilled_form_shows_the_prefill_but_keeps_the_mirror_as_base():
     contact = contact_make()
-    prefill = {**services.contact_editable_values(contact), "name": "Ann Smith"}
+    prefill = {**fields.contact_values(contact), "name": "Ann Smith"}
 
     opened = ContactEditForm(contact=contact, prefill=prefill)
     form = ContactEditForm(form_data(opened), contact=contact)

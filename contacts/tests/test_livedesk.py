@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from contacts.livedesk import (
+    ContactUpdateAnswer,
     LiveDeskAuthenticationError,
     LiveDeskClient,
     LiveDeskError,
@@ -71,6 +72,8 @@ class ScriptedServer:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            do_PATCH = do_GET
 
             def log_message(self, format, *args):
                 pass
@@ -259,21 +262,6 @@ def test_contact_get_returns_the_contact_with_its_inboxes(sandbox, client):
     assert api_requests(sandbox)[-1]["query"]["include_contact_inboxes"] == "true"
 
 
-def test_contact_create_posts_the_fields_and_returns_the_new_contact(sandbox, client):
-    contact = client.contact_create(
-        inbox_id=1, name="Kitti Thongdee", email="Kitti@Example.com", phone_number="+66891234567"
-    )
-
-    assert contact.email == "kitti@example.com"
-    assert sandbox.store.get_contact(contact.remote_id)["name"] == "Kitti Thongdee"
-    assert api_requests(sandbox, "POST")[-1]["body"] == {
-        "inbox_id": 1,
-        "name": "Kitti Thongdee",
-        "email": "Kitti@Example.com",
-        "phone_number": "+66891234567",
-    }
-
-
 def test_contact_update_sends_the_body_as_given_and_asks_for_inboxes(sandbox, client):
     created = contact_make(
         sandbox.store,
@@ -288,8 +276,9 @@ def test_contact_update_sends_the_body_as_given_and_asks_for_inboxes(sandbox, cl
         "custom_attributes": {"plan": "pro", "old_key": None},
     }
 
-    contact = client.contact_update(created["id"], body)
+    answer = client.contact_update(created["id"], body)
 
+    contact = answer.contact
     patch = api_requests(sandbox, "PATCH")[-1]
     assert patch["body"] == body
     assert patch["path"] == f"{CONTACTS_PATH}/{created['id']}"
@@ -298,7 +287,36 @@ def test_contact_update_sends_the_body_as_given_and_asks_for_inboxes(sandbox, cl
     assert contact.additional_attributes == {"city": "Bangkok", "source_id": "crm"}
     assert contact.custom_attributes == {"plan": "pro", "old_key": None}
     assert [link["inbox"]["id"] for link in contact.contact_inboxes] == [2]
-    assert client.last_status == 200
+    assert answer.status == 200
+    assert not hasattr(client, "last_status")
+
+
+def test_contact_update_answers_the_2xx_status_livedesk_sent_with_the_contact(scripted):
+    server = scripted(json_answer({"payload": remote_item(41, name="Kitti")}, status=202))
+
+    answer = server.client().contact_update(41, {"name": "Kitti"})
+
+    assert isinstance(answer, ContactUpdateAnswer)
+    assert answer.status == 202
+    assert (answer.contact.remote_id, answer.contact.name) == (41, "Kitti")
+    assert server.paths == ["/api/v2/accounts/contacts/41?include_contact_inboxes=true"]
+    with pytest.raises(AttributeError):
+        answer.status = 200
+
+
+def test_contact_update_answer_without_a_payload_object_is_a_protocol_error(scripted):
+    server = scripted(json_answer({"payload": [remote_item(41)]}))
+
+    with pytest.raises(LiveDeskProtocolError, match="payload"):
+        server.client().contact_update(41, {"name": "Kitti"})
+
+
+def test_list_page_carries_the_status_it_came_with(scripted):
+    server = scripted(json_answer({"meta": {"count": 1}, "payload": [remote_item(5)]}, 203))
+
+    page = server.client().contacts_list()
+
+    assert (page.status, page.count, [c.remote_id for c in page.contacts]) == (203, 1, [5])
 
 
 # --- Failures ---------------------------------------------------------------------------------
@@ -402,11 +420,11 @@ def test_patch_after_a_503_is_retried_and_applied_once(sandbox, client):
     sandbox.faults.fail_next = 1
     sandbox.faults.failure_status = 503
 
-    contact = client.contact_update(created["id"], {"name": "Ploy Srisuk"})
+    answer = client.contact_update(created["id"], {"name": "Ploy Srisuk"})
 
-    assert contact.name == "Ploy Srisuk"
+    assert answer.contact.name == "Ploy Srisuk"
     assert len(api_requests(sandbox, "PATCH")) == 2
-    assert client.last_status == 200
+    assert answer.status == 200
     assert sandbox.store.get_contact(created["id"])["name"] == "Ploy Srisuk"
 
 

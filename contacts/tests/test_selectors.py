@@ -4,31 +4,20 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils import timezone
 
-from contacts import selectors, services
+from contacts import fields, selectors
 from contacts.models import Contact, ContactEdit
+from contacts.tests.factories import contact_make
 
 pytestmark = pytest.mark.django_db
 
 
 # --- Factories ----------------------------------------------------------------------------------
-
-
-def contact_make(*, remote_id: int, name: str = "", **fields: Any) -> Contact:
-    """A mirror row shaped as sync stores a sandbox contact."""
-    additional = {
-        key: fields.get(key, "") for key in ("company_name", "city", "country", "country_code")
-    }
-    additional.update(fields.pop("additional_attributes", {}))
-    return Contact.objects.create(
-        remote_id=remote_id, name=name, additional_attributes=additional, **fields
-    )
 
 
 def edit_make(
@@ -244,7 +233,7 @@ def test_prefill_puts_the_edits_values_over_the_mirror():
 
     values = selectors.edit_prefill_values(edit=edit)
 
-    expected = {**services.contact_editable_values(contact), "name": "Ann Smith"}
+    expected = {**fields.contact_values(contact), "name": "Ann Smith"}
     del expected["custom_attributes.plan"]
     assert values == expected
     assert values["custom_attributes.seats"] == 3

@@ -6,63 +6,30 @@ import base64
 import json
 import threading
 from datetime import timedelta
-from typing import Any
 
 import django_tasks
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection, connections
 from django.utils import timezone
 
-from contacts import services
+from contacts import fields, services
 from contacts.livedesk import LiveDeskClient
 from contacts.models import Contact, ContactEdit
-from contacts.tasks import edit_push_task
+from contacts.services import edit_push_task
 from contacts.tests.conftest import SANDBOX_KEY, SANDBOX_SECRET
+from contacts.tests.factories import (
+    contact_synced,
+    edit_failed_transiently,
+    edit_submission,
+    edit_submit,
+    patch_bodies,
+    user_make,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 # --- Factories and helpers ---------------------------------------------------------------------
-
-
-def user_make(*, username: str = "agent"):
-    return get_user_model().objects.create_user(username=username)
-
-
-def contact_synced(*, sandbox, **fields: Any) -> Contact:
-    """Create a contact in the sandbox, sync the mirror, and answer its mirror row."""
-    remote = sandbox.store.create_contact(**fields)
-    services.contacts_sync()
-    return Contact.objects.get(remote_id=remote["id"])
-
-
-def edit_submit(
-    *,
-    contact: Contact,
-    editor,
-    changes: dict[str, Any] | None = None,
-    removed: tuple[str, ...] = (),
-    base_values: dict[str, Any] | None = None,
-    base_version: int | None = None,
-) -> ContactEdit | None:
-    """Submit the agent form: the values it opened with, some changed, some custom keys removed."""
-    opened = base_values if base_values is not None else services.contact_editable_values(contact)
-    values = {**opened, **(changes or {})}
-    for key in removed:
-        values.pop(key)
-    return services.contact_edit_submit(
-        contact=contact,
-        editor=editor,
-        values=values,
-        base_values=opened,
-        base_version=contact.version if base_version is None else base_version,
-    )
-
-
-def patch_bodies(sandbox) -> list[dict]:
-    """The bodies of every PATCH the sandbox received, in order."""
-    return [request["body"] for request in sandbox.requests if request["method"] == "PATCH"]
 
 
 def retries_enqueued() -> list:
@@ -173,7 +140,7 @@ def test_removed_custom_attribute_is_sent_as_null_then_shown_as_absent(sandbox, 
     contact.refresh_from_db()
     assert contact.custom_attributes == {"plan": None, "seats": 5}
     assert contact.visible_custom_attributes == {"seats": 5}
-    assert "custom_attributes.plan" not in services.contact_editable_values(contact)
+    assert "custom_attributes.plan" not in fields.contact_values(contact)
 
 
 def test_thumbnail_is_sent_as_avatar_url(sandbox, agent):
@@ -447,16 +414,6 @@ def test_each_push_of_a_failing_edit_counts_an_attempt(sandbox, agent, settings)
 # --- Retries -----------------------------------------------------------------------------------
 
 
-def edit_failed_transiently(*, sandbox, contact: Contact, editor, changes: dict) -> ContactEdit:
-    """An edit whose one push met a 503 (no client retries)."""
-    sandbox.faults.fail_next = 1
-    sandbox.faults.failure_status = 503
-    edit = edit_submit(contact=contact, editor=editor, changes=changes)
-    edit.refresh_from_db()
-    assert edit.failure_kind == ContactEdit.FailureKind.TRANSIENT
-    return edit
-
-
 @pytest.fixture
 def no_client_retries(settings):
     settings.LIVEDESK_RETRIES = 0
@@ -529,8 +486,8 @@ def test_every_new_edit_schedules_a_safety_net_push_for_if_its_process_stops(
         edit = services.contact_edit_record(
             contact=contact,
             editor=agent,
-            values={**services.contact_editable_values(contact), "name": "Ann Lee"},
-            base_values=services.contact_editable_values(contact),
+            values={**fields.contact_values(contact), "name": "Ann Lee"},
+            base_values=fields.contact_values(contact),
             base_version=contact.version,
             source=ContactEdit.Source.AGENT,
         )
@@ -547,7 +504,7 @@ def test_every_new_edit_schedules_a_safety_net_push_for_if_its_process_stops(
 
 def test_orphaned_pending_edit_is_picked_up(sandbox, agent):
     contact = contact_synced(sandbox=sandbox, name="Ann")
-    values = services.contact_editable_values(contact)
+    values = fields.contact_values(contact)
     edit = services.contact_edit_record(
         contact=contact,
         editor=agent,
@@ -682,25 +639,24 @@ def test_edit_discarded_while_its_push_was_in_flight_stays_discarded(
 
 def test_remote_change_to_the_same_field_is_a_conflict_and_sends_nothing(sandbox, agent):
     contact = contact_synced(sandbox=sandbox, name="Ann", email="ann@example.com")
-    opened, opened_version = services.contact_editable_values(contact), contact.version
+    opened, opened_version = fields.contact_values(contact), contact.version
     sandbox.store.update_contact(contact.remote_id, {"name": "Ann Theirs"})
     services.contacts_sync()
 
-    with pytest.raises(services.EditConflict) as conflict:
-        edit_submit(
-            contact=contact,
-            editor=agent,
-            changes={"name": "Ann Yours"},
-            base_values=opened,
-            base_version=opened_version,
-        )
+    submission = edit_submission(
+        contact=contact,
+        editor=agent,
+        changes={"name": "Ann Yours"},
+        base_values=opened,
+        base_version=opened_version,
+    )
 
-    assert conflict.value.conflicts == [
+    assert submission.outcome == services.EditOutcome.CONFLICT
+    assert submission.conflicts == [
         services.FieldConflict(
             field="name", label="Name", base="Ann", theirs="Ann Theirs", yours="Ann Yours"
         )
     ]
-    assert conflict.value.current_version == opened_version + 1
     assert patch_bodies(sandbox) == []
     assert not ContactEdit.objects.exists()
     assert sandbox.store.get_contact(contact.remote_id)["name"] == "Ann Theirs"
@@ -708,23 +664,22 @@ def test_remote_change_to_the_same_field_is_a_conflict_and_sends_nothing(sandbox
 
 def test_another_agents_edit_to_the_same_field_is_a_conflict(sandbox, agent):
     contact = contact_synced(sandbox=sandbox, name="Ann", custom_attributes={"plan": "gold"})
-    opened, opened_version = services.contact_editable_values(contact), contact.version
+    opened, opened_version = fields.contact_values(contact), contact.version
     edit_submit(
         contact=contact,
         editor=user_make(username="colleague"),
         changes={"custom_attributes.plan": "silver"},
     )
 
-    with pytest.raises(services.EditConflict) as conflict:
-        edit_submit(
-            contact=contact,
-            editor=agent,
-            removed=("custom_attributes.plan",),
-            base_values=opened,
-            base_version=opened_version,
-        )
+    submission = edit_submission(
+        contact=contact,
+        editor=agent,
+        removed=("custom_attributes.plan",),
+        base_values=opened,
+        base_version=opened_version,
+    )
 
-    [field_conflict] = conflict.value.conflicts
+    [field_conflict] = submission.conflicts
     assert (field_conflict.field, field_conflict.base, field_conflict.theirs) == (
         "custom_attributes.plan",
         "gold",
@@ -736,7 +691,7 @@ def test_another_agents_edit_to_the_same_field_is_a_conflict(sandbox, agent):
 
 def test_change_to_a_different_field_goes_through_without_undoing_the_other(sandbox, agent):
     contact = contact_synced(sandbox=sandbox, name="Ann", additional_attributes={"city": "Bangkok"})
-    opened, opened_version = services.contact_editable_values(contact), contact.version
+    opened, opened_version = fields.contact_values(contact), contact.version
     sandbox.store.update_contact(contact.remote_id, {"additional_attributes": {"city": "Phuket"}})
     services.contacts_sync()
 
@@ -760,7 +715,7 @@ def test_social_profile_change_keeps_a_concurrent_change_to_another_network(sand
         name="Ann",
         additional_attributes={"social_profiles": {"github": "ann", "twitter": "ann_old"}},
     )
-    opened, opened_version = services.contact_editable_values(contact), contact.version
+    opened, opened_version = fields.contact_values(contact), contact.version
     edit_submit(
         contact=contact,
         editor=user_make(username="colleague"),
@@ -783,7 +738,7 @@ def test_social_profile_change_keeps_a_concurrent_change_to_another_network(sand
 
 def test_same_value_on_both_sides_is_not_a_conflict(sandbox, agent):
     contact = contact_synced(sandbox=sandbox, name="Ann", additional_attributes={"city": "Bangkok"})
-    opened, opened_version = services.contact_editable_values(contact), contact.version
+    opened, opened_version = fields.contact_values(contact), contact.version
     sandbox.store.update_contact(contact.remote_id, {"name": "Ann Smith"})
     services.contacts_sync()
 
@@ -872,7 +827,9 @@ def test_blocking_contacts_pushes_one_recorded_edit_each(sandbox, agent):
         contacts=Contact.objects.order_by("remote_id"), blocked=True, editor=agent
     )
 
-    assert [edit.state for _contact, edit in outcomes] == [ContactEdit.State.SUCCEEDED] * 2
+    assert [submission.outcome for _contact, submission in outcomes] == [
+        services.EditOutcome.SAVED
+    ] * 2
     assert patch_bodies(sandbox) == [{"blocked": True}, {"blocked": True}]
     edits = ContactEdit.objects.order_by("contact__remote_id")
     assert [(edit.source, edit.request_body) for edit in edits] == [
@@ -884,11 +841,12 @@ def test_blocking_contacts_pushes_one_recorded_edit_each(sandbox, agent):
 def test_blocking_an_already_blocked_contact_records_nothing(sandbox, agent):
     contact = contact_synced(sandbox=sandbox, name="Ann", blocked=True)
 
-    [(_contact, edit)] = services.contacts_set_blocked(
+    [(_contact, submission)] = services.contacts_set_blocked(
         contacts=[contact], blocked=True, editor=agent
     )
 
-    assert edit is None
+    assert submission.outcome == services.EditOutcome.NO_CHANGE
+    assert submission.edit is None
     assert patch_bodies(sandbox) == []
     assert not ContactEdit.objects.exists()
 

@@ -271,8 +271,11 @@ def test_interrupted_sync_flags_nothing_gone_and_a_rerun_completes(sandbox):
     def fail_from_now_on() -> None:
         sandbox.faults.fail_next = 100
 
-    with pytest.raises(LiveDeskUnavailable):
+    with pytest.raises(services.SyncInterrupted) as interrupted:
         services.contacts_sync(page_size=10, on_page=once(fail_from_now_on))
+
+    assert isinstance(interrupted.value.__cause__, LiveDeskUnavailable)
+    assert interrupted.value.summary.seen == 10
 
     assert not Contact.objects.filter(gone_at__isnull=False).exists()
     assert mirror(created[0]["id"]).name == "Renamed"  # the first page was committed
@@ -305,7 +308,7 @@ def test_contact_skipped_by_a_deletion_during_the_run_is_not_flagged_gone(sandbo
 
 
 def test_mass_deletion_is_flagged_gone_without_asking_for_each_contact(sandbox, monkeypatch):
-    monkeypatch.setattr(services, "GONE_CHECK_LIMIT", 3)
+    monkeypatch.setattr("contacts.services.sync.GONE_CHECK_LIMIT", 3)
     created = contacts_make(sandbox.store, 10)
     services.contacts_sync()
     for contact in created[:4]:
@@ -406,9 +409,9 @@ def test_contact_refresh_takes_livedesk_s_state_and_bumps_the_version(sandbox):
     sandbox.store.update_contact(created["id"], {"name": "After"})
     contact = mirror(created["id"])
 
-    assert services.contact_refresh(contact=contact) is True
+    assert services.contact_refresh(contact=contact).outcome == services.Refreshed.CHANGED
     assert (contact.name, contact.version) == ("After", 2)
-    assert services.contact_refresh(contact=contact) is False
+    assert services.contact_refresh(contact=contact).outcome == services.Refreshed.UNCHANGED
     assert contact.version == 2
 
 
@@ -418,7 +421,6 @@ def test_contact_refresh_flags_a_deleted_contact_gone(sandbox):
     sandbox.store.delete_contact(created["id"])
     contact = mirror(created["id"])
 
-    with pytest.raises(LiveDeskNotFound):
-        services.contact_refresh(contact=contact)
+    assert services.contact_refresh(contact=contact).outcome == services.Refreshed.GONE
 
     assert contact.gone_at is not None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-from typing import Any
 
 import django_tasks
 import pytest
@@ -15,30 +14,10 @@ from django_tasks_db.models import DBTaskResult
 
 from contacts import services
 from contacts.models import Contact, ContactEdit
-from contacts.tasks import edit_push_task
+from contacts.services import edit_push_task
+from contacts.tests.factories import contact_synced, edit_submit, patch_bodies
 
 pytestmark = pytest.mark.django_db
-
-
-def contact_synced(*, sandbox, **fields: Any) -> Contact:
-    remote = sandbox.store.create_contact(**fields)
-    services.contacts_sync()
-    return Contact.objects.get(remote_id=remote["id"])
-
-
-def edit_submit(*, contact: Contact, editor, changes: dict[str, Any]) -> ContactEdit | None:
-    values = services.contact_editable_values(contact)
-    return services.contact_edit_submit(
-        contact=contact,
-        editor=editor,
-        values={**values, **changes},
-        base_values=values,
-        base_version=contact.version,
-    )
-
-
-def patch_bodies(sandbox) -> list[dict]:
-    return [request["body"] for request in sandbox.requests if request["method"] == "PATCH"]
 
 
 @pytest.fixture
@@ -65,7 +44,7 @@ def test_transient_failure_enqueues_the_retry_task_to_run_at_the_next_attempt(
 ):
     safety_net, retry = django_tasks.default_task_backend.results
 
-    assert retry.task.module_path == "contacts.tasks.edit_push_task"
+    assert retry.task.module_path == "contacts.services.push.edit_push_task"
     assert list(retry.args) == [edit_failed_transiently.pk]
     assert retry.task.run_after == edit_failed_transiently.next_attempt_at
     assert retry.status == TaskResultStatus.READY
@@ -132,7 +111,7 @@ def test_database_worker_delivers_a_failed_push_enqueued_in_the_database(
     [queued] = DBTaskResult.objects.filter(run_after__lte=timezone.now())
     assert edit.state == ContactEdit.State.FAILED
     assert queued.status == TaskResultStatus.READY
-    assert queued.task_path == "contacts.tasks.edit_push_task"
+    assert queued.task_path == "contacts.services.push.edit_push_task"
     assert queued.args_kwargs == {"args": [edit.pk], "kwargs": {}}
 
     call_command(

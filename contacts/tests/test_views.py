@@ -6,14 +6,19 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
 from contacts import services
 from contacts.models import Contact, ContactEdit
+from contacts.tests.factories import (
+    client_for,
+    contact_make,
+    contact_synced,
+    patch_bodies,
+    user_make,
+)
 from contacts.tests.test_forms import form_data
 
 pytestmark = pytest.mark.django_db
@@ -22,46 +27,6 @@ HOSTILE = "<script>alert(1)</script>"
 
 
 # --- Factories and helpers ---------------------------------------------------------------------
-
-
-def user_make(
-    *,
-    username: str = "agent",
-    perms: tuple[str, ...] = ("view_contact", "change_contact"),
-    password: str | None = None,
-):
-    user = get_user_model().objects.create_user(username=username, password=password)
-    user.user_permissions.add(
-        *Permission.objects.filter(content_type__app_label="contacts", codename__in=perms)
-    )
-    return user
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def contact_synced(*, sandbox, **fields: Any) -> Contact:
-    """Create a contact in the sandbox, sync the mirror, and answer its mirror row."""
-    remote = sandbox.store.create_contact(**fields)
-    services.contacts_sync()
-    return Contact.objects.get(remote_id=remote["id"])
-
-
-def contact_make(*, remote_id: int, name: str = "", **fields: Any) -> Contact:
-    """A mirror row shaped as sync stores a sandbox contact (no LiveDesk needed)."""
-    additional = {
-        key: fields.get(key, "") for key in ("company_name", "city", "country", "country_code")
-    }
-    return Contact.objects.create(
-        remote_id=remote_id, name=name, additional_attributes=additional, **fields
-    )
-
-
-def patch_bodies(sandbox) -> list[dict]:
-    return [request["body"] for request in sandbox.requests if request["method"] == "PATCH"]
 
 
 def edit_post(client: Client, contact: Contact, *, query: str = "", **changes: Any):

@@ -4,7 +4,6 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 
 from contacts import services
-from contacts.livedesk import LiveDeskError
 
 SKIPPED_SHOWN = 20
 
@@ -27,7 +26,7 @@ class Command(BaseCommand):
 
         try:
             summary = services.contacts_sync(page_size=page_size, on_page=on_page)
-        except LiveDeskError as error:
+        except services.SyncInterrupted as error:
             raise CommandError(f"Sync stopped: {error.message}") from error
         finally:
             if show_progress:

@@ -1,0 +1,151 @@
+"""The admin's edit history: view-only for everybody, superusers included."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from contacts import selectors
+from contacts.admin.filters import EditorListFilter, search_term_clean
+from contacts.admin.html import changes_html, json_html
+from contacts.admin.paginators import EditHistoryPaginator
+from contacts.fields import field_label
+from contacts.models import Contact, ContactEdit
+
+
+@admin.register(ContactEdit)
+class ContactEditAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "editor_username",
+        "contact_link",
+        "fields_changed",
+        "state",
+        "source",
+        "attempts",
+        "http_status",
+    )
+    list_filter = ("state", EditorListFilter, ("created_at", admin.DateFieldListFilter), "source")
+    list_select_related = ("contact", "editor")
+    search_fields = ("=contact__remote_id", "^contact__name", "=contact__email")
+    search_help_text = _("The contact's LiveDesk id, the start of its name, or its exact email.")
+    sortable_by = ("created_at",)
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    list_per_page = 100
+    paginator = EditHistoryPaginator
+    actions = None
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "created_at",
+                    "contact",
+                    "editor_username",
+                    "editor",
+                    "source",
+                    "base_version",
+                )
+            },
+        ),
+        (_("Change"), {"fields": ("changes_table",)}),
+        (_("Request to LiveDesk"), {"fields": ("request_body_shown",)}),
+        (
+            _("Outcome"),
+            {
+                "fields": (
+                    "state",
+                    "failure_kind",
+                    "http_status",
+                    "error_message",
+                    "response_body_shown",
+                )
+            },
+        ),
+        (
+            _("Delivery"),
+            {
+                "fields": (
+                    "attempts",
+                    "last_attempt_at",
+                    "next_attempt_at",
+                    "finished_at",
+                    "finished_by",
+                )
+            },
+        ),
+    )
+    readonly_fields = (
+        "created_at",
+        "contact",
+        "editor_username",
+        "editor",
+        "source",
+        "base_version",
+        "changes_table",
+        "request_body_shown",
+        "state",
+        "failure_kind",
+        "http_status",
+        "error_message",
+        "response_body_shown",
+        "attempts",
+        "last_attempt_at",
+        "next_attempt_at",
+        "finished_at",
+        "finished_by",
+    )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term_clean(search_term)
+        if not term:
+            return queryset, False
+        if selectors.is_remote_id(term):
+            return queryset.filter(contact__remote_id=int(term)), False
+        contacts = Contact.objects.filter(selectors.contact_search(term))
+        return queryset.filter(contact__in=contacts.values("pk")), False
+
+    def changelist_view(self, request, extra_context=None):
+        contact_id = request.GET.get("contact__id__exact", "")
+        if contact_id.isdigit():
+            contact = Contact.objects.filter(pk=int(contact_id)).first()
+            if contact is not None:
+                extra_context = {
+                    "subtitle": gettext("Edits of %(contact)s") % {"contact": contact},
+                    **(extra_context or {}),
+                }
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description=_("contact"), ordering="contact__name")
+    def contact_link(self, edit: ContactEdit):
+        url = reverse("admin:contacts_contact_change", args=[edit.contact_id])
+        return format_html('<a href="{}">{}</a>', url, edit.contact)
+
+    @admin.display(description=_("fields changed"))
+    def fields_changed(self, edit: ContactEdit) -> str:
+        return ", ".join(field_label(name) for name in edit.changed_fields)
+
+    @admin.display(description=_("change"))
+    def changes_table(self, edit: ContactEdit):
+        return changes_html(edit.changes)
+
+    @admin.display(description=_("request body"))
+    def request_body_shown(self, edit: ContactEdit):
+        return json_html(edit.request_body)
+
+    @admin.display(description=_("response body"))
+    def response_body_shown(self, edit: ContactEdit):
+        return json_html(edit.response_body)

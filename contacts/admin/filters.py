@@ -1,0 +1,81 @@
+"""List filters of the admin's contact list and edit history, each served by an index."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.db.models import Exists, OuterRef
+from django.utils.text import unescape_string_literal
+from django.utils.translation import gettext_lazy as _
+
+from contacts import selectors
+from contacts.models import ContactEdit
+
+COUNTRIES_CACHE_KEY = "contacts.admin.countries"
+COUNTRIES_CACHE_SECONDS = 300
+
+
+class CountryListFilter(admin.SimpleListFilter):
+    """Countries of the mirror, read from the country index once every few minutes, not per page."""
+
+    title = _("country")
+    parameter_name = "country"
+
+    def lookups(self, request, model_admin):
+        countries = cache.get(COUNTRIES_CACHE_KEY)
+        if countries is None:
+            countries = selectors.contact_countries()
+            cache.set(COUNTRIES_CACHE_KEY, countries, COUNTRIES_CACHE_SECONDS)
+        return [(country, country) for country in countries]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(country=self.value())
+        return queryset
+
+
+class GoneListFilter(admin.SimpleListFilter):
+    title = _("gone from LiveDesk")
+    parameter_name = "gone"
+
+    def lookups(self, request, model_admin):
+        return [("yes", _("Gone from LiveDesk")), ("no", _("Still in LiveDesk"))]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(gone_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(gone_at__isnull=True)
+        return queryset
+
+
+class EditorListFilter(admin.SimpleListFilter):
+    """The users who have made edits: each user probed once on the editor index."""
+
+    title = _("editor")
+    parameter_name = "editor"
+
+    def lookups(self, request, model_admin):
+        users = (
+            get_user_model()
+            .objects.filter(Exists(ContactEdit.objects.filter(editor=OuterRef("pk"))))
+            .order_by(get_user_model().USERNAME_FIELD)
+        )
+        return [(str(user.pk), user.get_username()) for user in users]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        if not self.value().isdigit():
+            raise IncorrectLookupParameters(self.value())
+        return queryset.filter(editor_id=int(self.value()))
+
+
+def search_term_clean(search_term: str) -> str:
+    """The whole search box as one term (names have spaces), quotes around it removed."""
+    term = " ".join(search_term.split())
+    if len(term) > 1 and term[0] in "\"'" and term[0] == term[-1]:
+        term = unescape_string_literal(term)
+    return term.strip()

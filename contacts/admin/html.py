@@ -1,0 +1,49 @@
+"""HTML pieces of the admin pages, every value escaped by format_html."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
+
+from contacts.display import is_blank, json_pretty, value_words
+from contacts.fields import field_label
+
+
+def change_value_html(value: Any):
+    """One before or after value of an edit, escaped; absent or empty said quietly."""
+    if is_blank(value):
+        return format_html('<span class="quiet">{}</span>', value_words(value))
+    return value_words(value)
+
+
+def changes_html(changes: list[dict]):
+    """An edit's changes as a before/after table, every value escaped."""
+    rows = format_html_join(
+        "",
+        '<tr><th scope="row">{}</th><td>{}</td><td>{}</td></tr>',
+        (
+            (
+                field_label(change.get("field", "")),
+                change_value_html(change.get("before")),
+                change_value_html(change.get("after")),
+            )
+            for change in changes
+        ),
+    )
+    return format_html(
+        '<table class="edit-changes"><thead><tr><th scope="col">{}</th><th scope="col">{}</th>'
+        '<th scope="col">{}</th></tr></thead><tbody>{}</tbody></table>',
+        gettext("Field"),
+        gettext("Before"),
+        gettext("After"),
+        rows,
+    )
+
+
+def json_html(value: Any):
+    """A JSON body, pretty-printed and escaped in a <pre>; text that is not JSON shown as is."""
+    if value is None:
+        return format_html('<span class="quiet">{}</span>', gettext("(none)"))
+    return format_html('<pre class="json-body">{}</pre>', json_pretty(value))

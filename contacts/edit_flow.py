@@ -1,0 +1,131 @@
+"""One edit flow for the agent's edit page and the admin's change page.
+
+A POST is validated by the shared form, then either reloaded onto the contact's current values
+(the "reload" button after a conflict) or submitted through the edit service; the outcome is
+said in the same words on both pages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpRequest
+from django.utils.translation import gettext
+
+from contacts.fields import Values
+from contacts.forms import ContactEditForm
+from contacts.models import Contact
+from contacts.services import EditOutcome, EditSubmission, FieldConflict, contact_edit_submit
+
+# The button that reloads the form onto the current values, keeping the agent's changes.
+RELOAD_BUTTON = "reload"
+MESSAGE_LEVELS = {
+    EditOutcome.SAVED: messages.SUCCESS,
+    EditOutcome.NO_CHANGE: messages.INFO,
+    EditOutcome.QUEUED: messages.WARNING,
+    EditOutcome.REJECTED: messages.ERROR,
+    EditOutcome.FAILED: messages.ERROR,
+}
+# After these the page is done with the form: it redirects and says what happened.
+FINISHED = frozenset({EditOutcome.SAVED, EditOutcome.NO_CHANGE, EditOutcome.QUEUED})
+
+
+@dataclass
+class EditPage:
+    """What an edit page shows after a request: the form, and what became of a submission."""
+
+    form: ContactEditForm
+    submission: EditSubmission | None = None
+    reloaded: bool = False
+    message: str = ""
+    level: int = messages.INFO
+
+    @property
+    def outcome(self) -> EditOutcome | None:
+        return self.submission.outcome if self.submission else None
+
+    @property
+    def conflicts(self) -> list[FieldConflict]:
+        return self.submission.conflicts if self.submission else []
+
+    @property
+    def finished(self) -> bool:
+        """Saved, queued or not needed, or failed and kept on the contact: show the contact."""
+        return self.outcome in FINISHED or self.outcome == EditOutcome.FAILED
+
+
+def contact_edit_page(
+    request: HttpRequest,
+    *,
+    contact: Contact,
+    editor: AbstractBaseUser,
+    source: str,
+    prefill: Values | None = None,
+) -> EditPage:
+    """Handle one request to a contact's edit page: open, reload or submit the form."""
+    if request.method != "POST":
+        return EditPage(ContactEditForm(contact=contact, prefill=prefill))
+    form = ContactEditForm(request.POST, contact=contact, prefill=prefill)
+    if not form.is_valid():
+        return EditPage(form)
+    if RELOAD_BUTTON in request.POST:
+        return EditPage(
+            ContactEditForm(contact=contact, prefill=form.values_rebased()),
+            reloaded=True,
+            message=gettext(
+                "The form now shows the contact's current values with your changes on top. "
+                "Check them, then save."
+            ),
+        )
+    submission = contact_edit_submit(
+        contact=contact,
+        editor=editor,
+        values=form.edit_values(),
+        base_values=form.base_values,
+        base_version=form.base_version,
+        source=source,
+    )
+    page = EditPage(form, submission, level=MESSAGE_LEVELS.get(submission.outcome, messages.INFO))
+    if submission.outcome == EditOutcome.CONFLICT:
+        form.add_error(None, _conflict_message(submission))
+    elif submission.outcome == EditOutcome.REJECTED:
+        form.add_livedesk_errors(submission.field_errors)
+        if not submission.field_errors:
+            form.add_error(
+                None, gettext("LiveDesk: %(message)s") % {"message": submission.edit.error_message}
+            )
+        page.message = gettext(
+            "LiveDesk rejected the changes, so nothing was saved there. Correct the fields "
+            "marked below and save again."
+        )
+    else:
+        page.message = outcome_message(submission)
+    return page
+
+
+def _conflict_message(submission: EditSubmission) -> str:
+    return gettext(
+        "Someone else changed %(fields)s after you opened this form, so nothing was sent. "
+        "Compare the values below, then reload the form with the current values."
+    ) % {"fields": ", ".join(conflict.label for conflict in submission.conflicts)}
+
+
+def outcome_message(submission: EditSubmission) -> str:
+    """The words for an edit that was saved, queued, not needed or failed."""
+    edit = submission.edit
+    if submission.outcome == EditOutcome.NO_CHANGE:
+        return gettext("No changes to save: nothing was sent to LiveDesk.")
+    if submission.outcome == EditOutcome.SAVED:
+        return gettext("Saved: LiveDesk accepted the changes to %(contact)s.") % {
+            "contact": edit.contact
+        }
+    if submission.outcome == EditOutcome.QUEUED:
+        return gettext(
+            "LiveDesk could not be reached; your edit is saved and will be retried automatically."
+        )
+    return gettext(
+        "LiveDesk did not accept the edit: %(error)s The edit is kept on the contact's page: "
+        "retry it, edit and resend it, or discard it."
+    ) % {"error": edit.error_message}

@@ -1,0 +1,117 @@
+"""The GET forms of the list pages: the contact list's search and filters, the history's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from contacts.models import Contact, ContactEdit
+
+YES_NO = [("", _("Any")), ("yes", _("Yes")), ("no", _("No"))]
+
+
+def _bootstrap_widgets(form: forms.Form) -> None:
+    for bound_field in form:
+        widget = bound_field.field.widget
+        css = "form-select" if isinstance(widget, forms.Select) else "form-control"
+        widget.attrs["class"] = css
+
+
+class ContactFilterForm(forms.Form):
+    """The search, filters and sort order of the contact list (a GET form)."""
+
+    SORTS = [
+        ("name", _("Name (A-Z)")),
+        ("-name", _("Name (Z-A)")),
+        ("email", _("Email (A-Z)")),
+        ("-email", _("Email (Z-A)")),
+        ("company", _("Company (A-Z)")),
+        ("-company", _("Company (Z-A)")),
+        ("country", _("Country (A-Z)")),
+        ("-country", _("Country (Z-A)")),
+        ("-last_activity", _("Last activity (newest)")),
+        ("last_activity", _("Last activity (oldest)")),
+    ]
+
+    q = forms.CharField(
+        label=_("Search"),
+        required=False,
+        max_length=255,
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "placeholder": _("Name, email, company, phone or identifier"),
+            }
+        ),
+    )
+    blocked = forms.ChoiceField(label=_("Blocked"), choices=YES_NO, required=False)
+    availability = forms.ChoiceField(
+        label=_("Availability"),
+        choices=[("", _("Any")), *Contact.AvailabilityStatus.choices],
+        required=False,
+    )
+    country = forms.ChoiceField(label=_("Country"), choices=[("", _("Any"))], required=False)
+    push_state = forms.ChoiceField(
+        label=_("Push state"), choices=[("", _("Any")), *Contact.PushState.choices], required=False
+    )
+    gone = forms.ChoiceField(label=_("Gone from LiveDesk"), choices=YES_NO, required=False)
+    sort = forms.ChoiceField(label=_("Sort by"), choices=SORTS, required=False)
+
+    def __init__(self, data=None, *, countries: list[str] = ()):
+        super().__init__(data)
+        self.fields["country"].choices = [("", _("Any"))] + [(c, c) for c in countries]
+        _bootstrap_widgets(self)
+
+    def filters(self) -> dict[str, Any]:
+        """Keyword arguments for selectors.contact_list; invalid filters are ignored."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        as_bool = {"yes": True, "no": False}
+        return {
+            "q": data.get("q", ""),
+            "blocked": as_bool.get(data.get("blocked")),
+            "availability": data.get("availability", ""),
+            "country": data.get("country", ""),
+            "push_state": data.get("push_state", ""),
+            "gone": as_bool.get(data.get("gone")),
+            "sort": data.get("sort") or "name",
+        }
+
+
+class EditHistoryFilterForm(forms.Form):
+    """The filters of the edit history (a GET form)."""
+
+    agent = forms.CharField(label=_("Agent"), required=False, max_length=150)
+    contact = forms.CharField(
+        label=_("Contact"),
+        required=False,
+        max_length=255,
+        widget=forms.TextInput(attrs={"placeholder": _("LiveDesk id or name")}),
+    )
+    state = forms.ChoiceField(
+        label=_("Outcome"), choices=[("", _("Any")), *ContactEdit.State.choices], required=False
+    )
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, data=None):
+        super().__init__(data)
+        _bootstrap_widgets(self)
+
+    def filters(self) -> dict[str, Any]:
+        """Keyword arguments for selectors.edit_history; invalid filters are ignored."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        return {
+            "agent": data.get("agent", ""),
+            "contact": data.get("contact", ""),
+            "state": data.get("state", ""),
+            "date_from": data.get("date_from"),
+            "date_to": data.get("date_to"),
+        }

@@ -1,0 +1,64 @@
+"""Use cases that write, one module per topic; only this package imports the LiveDesk client.
+
+- `sync`: pull LiveDesk's contacts into the mirror (`mirror` turns an answer into a row).
+- `edits`: record an agent's edit in the outbox and submit it; discard; block and unblock.
+- `push`: deliver recorded edits to LiveDesk, retry them, and the worker's task.
+
+The names below are the package's public API for pages, the admin and commands.
+"""
+
+from contacts.services.edits import (
+    EditConflict,
+    EditOutcome,
+    EditSubmission,
+    FieldConflict,
+    contact_edit_record,
+    contact_edit_submit,
+    contacts_set_blocked,
+    edit_discard,
+)
+from contacts.services.push import (
+    ORPHANED_PENDING_AFTER,
+    PushResult,
+    PushSummary,
+    edit_push,
+    edit_push_if_due,
+    edit_push_task,
+    edit_retry,
+    edits_push_due,
+)
+from contacts.services.sync import (
+    Refreshed,
+    RefreshResult,
+    SyncInterrupted,
+    SyncSummary,
+    contact_refresh,
+    contacts_refresh,
+    contacts_sync,
+)
+
+__all__ = [
+    "ORPHANED_PENDING_AFTER",
+    "EditConflict",
+    "EditOutcome",
+    "EditSubmission",
+    "FieldConflict",
+    "PushResult",
+    "PushSummary",
+    "RefreshResult",
+    "Refreshed",
+    "SyncInterrupted",
+    "SyncSummary",
+    "contact_edit_record",
+    "contact_edit_submit",
+    "contact_refresh",
+    "contacts_refresh",
+    "contacts_set_blocked",
+    "contacts_sync",
+    "edit_discard",
+    "edit_push",
+    "edit_push_if_due",
+    "edit_push_task",
+    "edit_retry",
+    "edits_push_due",
+]

@@ -1,0 +1,80 @@
+"""The mirror: LiveDesk's answer for a contact becomes the local row."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from contacts.livedesk import RemoteContact
+from contacts.models import Contact
+
+# Mirror columns written from a LiveDesk payload, by sync and by confirmed pushes.
+MIRROR_FIELDS = (
+    "name",
+    "first_name",
+    "last_name",
+    "email",
+    "phone_number",
+    "identifier",
+    "thumbnail",
+    "availability_status",
+    "blocked",
+    "company_name",
+    "city",
+    "country",
+    "country_code",
+    "additional_attributes",
+    "custom_attributes",
+    "contact_inboxes",
+    "created_at",
+    "last_activity_at",
+    "remote_payload",
+)
+
+
+def mirror_values(remote: RemoteContact) -> dict[str, Any]:
+    """The mirror's columns for a contact as LiveDesk sent it, cut to the columns' lengths."""
+    additional = remote.additional_attributes
+
+    def attribute(key: str, limit: int = 255) -> str:
+        value = additional.get(key)
+        return "" if value is None else str(value)[:limit]
+
+    return {
+        "name": remote.name[:255],
+        "first_name": remote.first_name[:255],
+        "last_name": remote.last_name[:255],
+        "email": remote.email[:255],
+        "phone_number": remote.phone_number[:32],
+        "identifier": remote.identifier[:255],
+        "thumbnail": remote.thumbnail[:2048],
+        "availability_status": remote.availability_status,
+        "blocked": remote.blocked,
+        "company_name": attribute("company_name"),
+        "city": attribute("city"),
+        "country": attribute("country"),
+        "country_code": attribute("country_code", 8),
+        "additional_attributes": additional,
+        "custom_attributes": remote.custom_attributes,
+        "contact_inboxes": remote.contact_inboxes or [],
+        "created_at": remote.created_at,
+        "last_activity_at": remote.last_activity_at,
+        "remote_payload": remote.payload,
+    }
+
+
+def mirror_apply(*, contact: Contact, remote: RemoteContact, now: datetime) -> bool:
+    """Make `contact` LiveDesk's state; bump its version when anything changed. Saves it."""
+    values = mirror_values(remote)
+    if remote.contact_inboxes is None:
+        # An answer without inboxes says nothing about them: keep what we have.
+        values["contact_inboxes"] = contact.contact_inboxes
+    changed = any(getattr(contact, name) != value for name, value in values.items())
+    for name, value in values.items():
+        setattr(contact, name, value)
+    if changed:
+        contact.version += 1
+    contact.synced_at = now
+    contact.gone_at = None
+    contact.save()
+    return changed
