@@ -24,10 +24,12 @@ run: $(VENV)/.runtime
 test: $(VENV)/.test
 	scripts/ensure-chromium.sh
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/pytest
 
 lint: $(VENV)/.test
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/ruff format --check .
 
 format: $(VENV)/.test

@@ -166,20 +166,25 @@ FIELDS: tuple[ContactField, ...] = (
 )
 
 
+def contact_fields() -> tuple[ContactField, ...]:
+    """Every field of the registry, in order; read at call time, never copied at import."""
+    return FIELDS
+
+
 def fields_by_key() -> dict[str, ContactField]:
-    return {field.key: field for field in FIELDS}
+    return {field.key: field for field in contact_fields()}
 
 
 def editable_fields() -> list[ContactField]:
-    return [field for field in FIELDS if field.editable]
+    return [field for field in contact_fields() if field.editable]
 
 
 def section_fields(section: Section) -> list[ContactField]:
-    return [field for field in FIELDS if field.section == section]
+    return [field for field in contact_fields() if field.section == section]
 
 
 def social_networks() -> list[str]:
-    return [field.attribute for field in FIELDS if field.section == Section.SOCIAL]
+    return [field.attribute for field in section_fields(Section.SOCIAL)]
 
 
 def field_label(key: str) -> str:
@@ -262,13 +267,14 @@ def patch_body_build(*, contact: Contact, changes: Changes) -> dict[str, Any]:
 
 def livedesk_name_key(name: str) -> str | None:
     """The field key for a name LiveDesk uses in a 422's "attributes" ("avatar_url", "email")."""
-    for field in FIELDS:
+    for field in contact_fields():
         names = (field.key, field.form_name, field.wire_name or field.attribute)
         if field.editable and name in names:
             return field.key
     if name.startswith(ADDITIONAL_PREFIX + SOCIAL_PREFIX):
         name = name.removeprefix(ADDITIONAL_PREFIX)
-    if name in fields_by_key() or name.startswith(CUSTOM_PREFIX):
+    field = fields_by_key().get(name)
+    if (field is not None and field.editable) or name.startswith(CUSTOM_PREFIX):
         return name
     return None
 

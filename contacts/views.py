@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from contacts import selectors, services
 from contacts.edit_flow import RELOAD_BUTTON, contact_edit_page
-from contacts.fields import FIELDS, Section
+from contacts.fields import Section, section_fields
 from contacts.forms import ContactFilterForm, EditHistoryFilterForm
 from contacts.models import Contact, ContactEdit
 
@@ -54,7 +54,7 @@ def contact_detail(request: HttpRequest, remote_id: int) -> HttpResponse:
             "unfinished_edits": selectors.contact_unfinished_edits(contact=contact),
             "history": selectors.contact_history(contact=contact),
             "sections": [
-                (section.label, [field for field in FIELDS if field.section == section])
+                (section.label, section_fields(section))
                 for section in (Section.CORE, Section.ADDITIONAL, Section.SOCIAL)
             ],
             "custom_labels": selectors.custom_attribute_labels(),
@@ -91,13 +91,18 @@ def contact_edit(request: HttpRequest, remote_id: int) -> HttpResponse:
     return render(request, "contacts/contact_edit.html", context)
 
 
+def _edit_finished(request: HttpRequest, edit: ContactEdit, message: str) -> HttpResponse:
+    """Back to the contact of an edit that finished meanwhile, saying nothing was done."""
+    messages.info(request, message)
+    return redirect(edit.contact)
+
+
 @require_POST
 @_can_change
 def edit_retry(request: HttpRequest, edit_id: int) -> HttpResponse:
     edit = get_object_or_404(ContactEdit.objects.select_related("contact"), pk=edit_id)
     if not edit.is_unfinished:
-        messages.info(request, _("This edit is already finished: nothing was sent."))
-        return redirect(edit.contact)
+        return _edit_finished(request, edit, _("This edit is already finished: nothing was sent."))
     edit = services.edit_retry(edit=edit)
     if edit.state == ContactEdit.State.SUCCEEDED:
         messages.success(request, _("Sent again: LiveDesk accepted the edit."))
@@ -115,8 +120,9 @@ def edit_retry(request: HttpRequest, edit_id: int) -> HttpResponse:
 def edit_discard(request: HttpRequest, edit_id: int) -> HttpResponse:
     edit = get_object_or_404(ContactEdit.objects.select_related("contact"), pk=edit_id)
     if not edit.is_unfinished:
-        messages.info(request, _("This edit is already finished: nothing was changed."))
-        return redirect(edit.contact)
+        return _edit_finished(
+            request, edit, _("This edit is already finished: nothing was changed.")
+        )
     services.edit_discard(edit=edit, user=request.user)
     messages.success(
         request, _("Edit discarded: it stays in the history and will not be sent to LiveDesk.")

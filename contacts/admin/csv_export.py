@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from contacts.display import export_text
-from contacts.fields import FIELDS, Section
+from contacts.fields import Section, contact_fields, section_fields
 from contacts.models import Contact
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).
@@ -34,7 +34,7 @@ def csv_columns() -> list[tuple[str, Callable[[Contact], Any]]]:
     """(header, value of a contact) per column. Headers are a data format: never translated."""
     return [
         ("remote_id", lambda contact: contact.remote_id),
-        *((field.export_name, field.value_of) for field in FIELDS),
+        *((field.export_name, field.value_of) for field in contact_fields()),
         ("push_state", lambda contact: contact.push_state),
         ("last_synced", lambda contact: contact.synced_at),
     ]
@@ -45,7 +45,7 @@ def contacts_csv_lines(queryset: QuerySet[Contact]) -> Iterator[str]:
     writer = csv.writer(CsvEcho())
     columns = csv_columns()
     yield writer.writerow([header for header, _value in columns])
-    core = [field.attribute for field in FIELDS if field.section == Section.CORE]
+    core = [field.attribute for field in section_fields(Section.CORE)]
     rows = queryset.order_by("remote_id").only(
         "remote_id", *core, "additional_attributes", "push_state", "synced_at"
     )

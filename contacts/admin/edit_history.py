@@ -79,26 +79,7 @@ class ContactEditAdmin(admin.ModelAdmin):
             },
         ),
     )
-    readonly_fields = (
-        "created_at",
-        "contact",
-        "editor_username",
-        "editor",
-        "source",
-        "base_version",
-        "changes_table",
-        "request_body_shown",
-        "state",
-        "failure_kind",
-        "http_status",
-        "error_message",
-        "response_body_shown",
-        "attempts",
-        "last_attempt_at",
-        "next_attempt_at",
-        "finished_at",
-        "finished_by",
-    )
+    readonly_fields = tuple(name for _title, options in fieldsets for name in options["fields"])
 
     def has_add_permission(self, request):
         return False

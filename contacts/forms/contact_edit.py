@@ -20,13 +20,15 @@ from django.utils.translation import gettext_lazy as _
 from contacts.display import value_text
 from contacts.fields import (
     CUSTOM_PREFIX,
-    FIELDS,
     ContactField,
     Kind,
     Section,
     Values,
+    contact_fields,
     contact_values,
+    fields_by_key,
     livedesk_name_key,
+    section_fields,
     values_diff,
     values_with_changes,
 )
@@ -111,7 +113,7 @@ class ContactEditForm(forms.Form):
                 payload["opened"] = self.opened_values
             self.initial["base_version"] = contact.version
             self.initial["base_values"] = signing.dumps(payload, salt=BASE_SALT, compress=True)
-        for field in FIELDS:
+        for field in contact_fields():
             self.fields[field.form_name] = registry_form_field(field)
             if not field.editable:
                 self.initial[field.form_name] = field.value_of(contact)
@@ -185,8 +187,7 @@ class ContactEditForm(forms.Form):
         """Each section's form field names, row by row as the page lays them out."""
         sections = {
             section.value: [
-                [field.form_name for field in row]
-                for row in field_rows([f for f in FIELDS if f.section == section])
+                [field.form_name for field in row] for row in field_rows(section_fields(section))
             ]
             for section in (Section.CORE, Section.ADDITIONAL, Section.SOCIAL)
         }
@@ -258,7 +259,7 @@ class ContactEditForm(forms.Form):
         """The flattened values to save (after is_valid()); a removed custom attribute is absent."""
         data = self.cleaned_data
         values: Values = {}
-        for field in FIELDS:
+        for field in contact_fields():
             if field.editable:
                 value = data[field.form_name]
                 values[field.key] = bool(value) if field.kind == Kind.BOOLEAN else value
@@ -306,7 +307,7 @@ class ContactEditForm(forms.Form):
         if key.startswith(CUSTOM_PREFIX):
             name = CUSTOM_FIELD_PREFIX + key.removeprefix(CUSTOM_PREFIX)
             return name if name in self.fields else None
-        return next(field.form_name for field in FIELDS if field.key == key)
+        return fields_by_key()[key].form_name
 
 
 def _layout_row(form: ContactEditForm, names: list[str]) -> Row:

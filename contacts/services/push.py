@@ -24,6 +24,8 @@ from contacts.services.mirror import mirror_apply
 
 logger = logging.getLogger(__name__)
 
+# What a push's outcome writes on the edit.
+OUTCOME_FIELDS = ("state", "failure_kind", "http_status", "response_body", "error_message")
 # A pending edit older than this was orphaned (its process stopped before the push).
 ORPHANED_PENDING_AFTER = timedelta(minutes=2)
 
@@ -84,16 +86,7 @@ def _edit_push_succeeded(*, edit: ContactEdit, remote: RemoteContact, status: in
         edit.response_body = {"payload": remote.payload}
         edit.error_message = ""
         edit.finished_at = now
-        edit.save(
-            update_fields=[
-                "state",
-                "failure_kind",
-                "http_status",
-                "response_body",
-                "error_message",
-                "finished_at",
-            ]
-        )
+        edit.save(update_fields=[*OUTCOME_FIELDS, "finished_at"])
         contact_push_state_refresh(contact)
     edit.contact = contact
     return edit
@@ -120,16 +113,7 @@ def _edit_push_failed(*, edit: ContactEdit, error: LiveDeskError) -> ContactEdit
         edit.next_attempt_at = (
             _next_attempt_at(edit=edit, error=error, now=now) if edit.is_unfinished else None
         )
-        edit.save(
-            update_fields=[
-                "state",
-                "failure_kind",
-                "http_status",
-                "response_body",
-                "error_message",
-                "next_attempt_at",
-            ]
-        )
+        edit.save(update_fields=[*OUTCOME_FIELDS, "next_attempt_at"])
         if isinstance(error, LiveDeskNotFound):
             Contact.objects.filter(pk=edit.contact_id, gone_at__isnull=True).update(gone_at=now)
         contact_push_state_refresh(edit.contact)
