@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from django.utils import translation
 
 from contacts.sandbox.server import Faults, SandboxServer
 from contacts.sandbox.store import SandboxStore
+from contacts.tests.factories import client_for, user_make
 
 SANDBOX_KEY = "test-key"
 SANDBOX_SECRET = "test-secret-do-not-leak"
@@ -51,3 +53,18 @@ def sandbox(sandbox_store, settings):
     settings.LIVEDESK_RETRY_AFTER_CAP = 1.0
     yield server
     server.stop()
+
+
+@pytest.fixture
+def agent():
+    return user_make()
+
+
+@pytest.fixture
+def agent_client(agent) -> Client:
+    return client_for(agent)
+
+
+@pytest.fixture
+def no_client_retries(settings):
+    settings.LIVEDESK_RETRIES = 0

@@ -1,17 +1,28 @@
-"""Builders shared by the tests: contacts in the sandbox and the mirror, users, edits."""
+"""Builders shared by the tests: contacts in the sandbox and the mirror, users, edits, and the
+requests the sandbox, the client, the pages and the admin tests make."""
 
 from __future__ import annotations
 
+import base64
+import json
+import urllib.error
+import urllib.request
 from typing import Any
 
+import django_tasks
+from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
+from django.urls import reverse
 
 from contacts import services
 from contacts.fields import contact_values
+from contacts.forms import ContactEditForm
 from contacts.models import Contact, ContactEdit
 from contacts.services import EditSubmission
+
+# --- Users, contacts in the mirror, edits -----------------------------------------------------
 
 AGENT_PERMISSIONS = ("view_contact", "change_contact")
 
@@ -49,6 +60,51 @@ def contact_make(*, remote_id: int, name: str = "", **fields: Any) -> Contact:
     additional.update(fields.pop("additional_attributes", {}))
     return Contact.objects.create(
         remote_id=remote_id, name=name, additional_attributes=additional, **fields
+    )
+
+
+def contact_filled(
+    *,
+    remote_id: int = 318_001,
+    name: str = "Ann Lee",
+    email: str = "ann@example.com",
+    phone_number: str = "+66812345678",
+    additional_attributes: dict | None = None,
+    custom_attributes: dict | None = None,
+    **fields: Any,
+) -> Contact:
+    """A mirror row shaped as sync stores a sandbox contact, its sections filled in."""
+    additional = (
+        {
+            "description": "Prefers LINE",
+            "company_name": "Acme",
+            "city": "Bangkok",
+            "country": "Thailand",
+            "country_code": "TH",
+            "telegram": "",
+            "social_profiles": {
+                "facebook": "ann.lee",
+                "github": "",
+                "instagram": "",
+                "linkedin": "",
+                "twitter": "",
+            },
+        }
+        if additional_attributes is None
+        else additional_attributes
+    )
+    return Contact.objects.create(
+        remote_id=remote_id,
+        name=name,
+        email=email,
+        phone_number=phone_number,
+        company_name=str(additional.get("company_name", "")),
+        city=str(additional.get("city", "")),
+        country=str(additional.get("country", "")),
+        country_code=str(additional.get("country_code", "")),
+        additional_attributes=additional,
+        custom_attributes={} if custom_attributes is None else custom_attributes,
+        **fields,
     )
 
 
@@ -97,3 +153,147 @@ def edit_failed_transiently(*, sandbox, contact: Contact, editor, changes: dict)
     assert edit.state == ContactEdit.State.FAILED
     assert edit.failure_kind == ContactEdit.FailureKind.TRANSIENT
     return edit
+
+
+def retries_enqueued() -> list:
+    """Retry tasks enqueued, leaving out the safety net each new edit schedules."""
+    return [
+        result for result in django_tasks.default_task_backend.results if not _is_safety_net(result)
+    ]
+
+
+def _is_safety_net(result) -> bool:
+    [edit_id] = result.args
+    edit = ContactEdit.objects.get(pk=edit_id)
+    return result.task.run_after == edit.created_at + services.ORPHANED_PENDING_AFTER
+
+
+def edit_form_data(form, **changes: Any) -> dict[str, Any]:
+    """What a browser posts for the edit form as rendered, custom rows included, with some
+    fields changed by HTML name: None or False leaves a field out, True ticks it."""
+    data: dict[str, Any] = {}
+    rows = form.custom_rows
+    for bound in [*form, *rows.management_form, *(b for row in rows.forms for b in row)]:
+        if bound.field.disabled:
+            continue
+        value = bound.value()
+        if isinstance(bound.field.widget, forms.CheckboxInput):
+            if value:
+                data[bound.html_name] = "on"
+        else:
+            data[bound.html_name] = "" if value is None else value
+    for name, value in changes.items():
+        if value is None or value is False:
+            data.pop(name, None)
+        else:
+            data[name] = "on" if value is True else value
+    return data
+
+
+def submitted(contact: Contact, **changes: Any) -> ContactEditForm:
+    """The form as posted back after the agent changed `changes` (by HTML field name)."""
+    opened = ContactEditForm(contact=contact)
+    return ContactEditForm(edit_form_data(opened, **changes), contact=contact)
+
+
+# --- The sandbox's API over a socket -----------------------------------------------------------
+
+CONTACTS_PATH = "/api/v2/accounts/contacts"
+
+# The credentials of the sandbox server the sandbox's own tests start (`sandbox/conftest.py`).
+API_KEY = "sandbox-test-key"
+API_SECRET = "sandbox-test-secret"
+
+SOCIAL = {"facebook": "fb.nok", "github": "nokdev", "instagram": "", "linkedin": "", "twitter": ""}
+
+
+def sandbox_contact_make(store, *, name: str = "Somchai Srisuk", **fields) -> dict:
+    """A contact created straight in the sandbox's store."""
+    return store.create_contact(name=name, **fields)
+
+
+def sandbox_call(server, method, path, body=None, *, auth=True, raw=None, timeout=5.0):
+    """(status, headers, parsed JSON or text) for one request over the socket."""
+    headers = {"Content-Type": "application/json"}
+    if auth:
+        token = base64.b64encode(f"{API_KEY}:{API_SECRET}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    request = urllib.request.Request(
+        server.base_url + path, data=data, method=method, headers=headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            status, answer_headers, payload = response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        status, answer_headers, payload = error.code, error.headers, error.read()
+    text = payload.decode()
+    if answer_headers.get("Content-Type", "").startswith("application/json"):
+        return status, answer_headers, json.loads(text)
+    return status, answer_headers, text
+
+
+def sandbox_patch(server, contact, body, query=""):
+    return sandbox_call(server, "PATCH", f"{CONTACTS_PATH}/{contact['id']}{query}", body)
+
+
+def api_requests(sandbox, method: str | None = None) -> list[dict]:
+    """The requests to LiveDesk's contacts API the sandbox received, of one method or all."""
+    return [
+        request
+        for request in sandbox.recorded()
+        if request["path"].startswith(CONTACTS_PATH) and method in (None, request["method"])
+    ]
+
+
+def json_answer(body, status: int = 200) -> tuple[int, str, bytes]:
+    """A scripted server's answer: `body` as JSON."""
+    return status, "application/json", json.dumps(body).encode()
+
+
+def remote_item(remote_id, **fields) -> dict:
+    """A contact as LiveDesk lists it, for a scripted server's answer."""
+    return {"id": remote_id, "name": f"Contact {remote_id}", **fields}
+
+
+# --- The agent pages ---------------------------------------------------------------------------
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+def edit_post(client: Client, contact: Contact, *, query: str = "", **changes: Any):
+    """Open the edit page, change some fields (by HTML name), and post it."""
+    url = reverse("contacts:edit", args=[contact.remote_id]) + query
+    opened = client.get(url)
+    assert opened.status_code == 200
+    return client.post(url, edit_form_data(opened.context["form"], **changes), follow=True)
+
+
+def page_text(response) -> str:
+    return response.content.decode()
+
+
+# --- The admin ---------------------------------------------------------------------------------
+
+CONTACTS_URL = reverse("admin:contacts_contact_changelist")
+EDITS_URL = reverse("admin:contacts_contactedit_changelist")
+
+
+def change_url(contact: Contact) -> str:
+    return reverse("admin:contacts_contact_change", args=[contact.pk])
+
+
+def admin_edit_post(client, contact: Contact, **changes: Any):
+    """Open the contact's admin change page, change some fields and save it."""
+    page = client.get(change_url(contact))
+    data = edit_form_data(page.context["form"])
+    for name, value in changes.items():
+        if value is False:
+            data.pop(name, None)
+        else:
+            data[name] = "on" if value is True else value
+    return client.post(change_url(contact), data, follow=True)
+
+
+def messages_of(response) -> list[tuple[str, str]]:
+    return [(message.level_tag, str(message)) for message in response.context["messages"]]

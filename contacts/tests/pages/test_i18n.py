@@ -16,7 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from contacts.models import Contact
-from contacts.tests.test_forms import form_data
+from contacts.tests.factories import edit_form_data
 
 CATALOGUE = Path(settings.BASE_DIR) / "contacts" / "locale" / "th" / "LC_MESSAGES" / "django.po"
 COMPILED = CATALOGUE.with_suffix(".mo")
@@ -165,7 +165,7 @@ def test_form_validation_message_is_thai(agent_client, contact):
     opened = agent_client.get(url, headers=thai)
 
     response = agent_client.post(
-        url, form_data(opened.context["form"], country_code="XX"), headers=thai
+        url, edit_form_data(opened.context["form"], country_code="XX"), headers=thai
     )
 
     assert response.status_code == 200

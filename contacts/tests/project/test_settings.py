@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 SETUP_AND_REPORT = (
     "import json, django\n"
     "from django.conf import settings\n"

@@ -8,34 +8,20 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from contacts import services
-from contacts.livedesk import (
-    ContactPage,
-    LiveDeskNotFound,
-    LiveDeskUnavailable,
-    parse_contact,
-)
+from contacts.livedesk import ContactPage, LiveDeskNotFound, LiveDeskUnavailable, parse_contact
 from contacts.models import Contact
+from contacts.tests.factories import sandbox_contact_make
 
 pytestmark = pytest.mark.django_db
-
-# Queries one page of sync may run, whatever the number of contacts on it.
-QUERIES_PER_PAGE = 6
-
-
-def contact_make(store, *, name: str = "Somchai Srisuk", **fields) -> dict:
-    """A contact created straight in the sandbox's store."""
-    return store.create_contact(name=name, **fields)
 
 
 def contacts_make(store, count: int, *, first_created_at: int = 1_700_000_000) -> list[dict]:
     """`count` contacts created one second apart, so sync lists them in this order."""
     return [
-        contact_make(store, name=f"Contact {n:03}", created_at=first_created_at + n)
+        sandbox_contact_make(store, name=f"Contact {n:03}", created_at=first_created_at + n)
         for n in range(count)
     ]
 
@@ -108,7 +94,7 @@ def test_sync_mirrors_every_field(sandbox):
         "source_id": "crm-7",
     }
     custom = {"plan": "pro", "lifetime_value": 1234.5, "newsletter": True, "note": None}
-    created = contact_make(
+    created = sandbox_contact_make(
         sandbox.store,
         name="Somchai Srisuk",
         email="somchai@example.co.th",
@@ -163,7 +149,7 @@ def test_sync_mirrors_every_field(sandbox):
 
 
 def test_sync_stores_the_payload_as_received_and_the_columns_parsed(sandbox):
-    created = contact_make(sandbox.store, name="Malee Boonma", blocked=True)
+    created = sandbox_contact_make(sandbox.store, name="Malee Boonma", blocked=True)
     sandbox.faults.quirks = True
 
     services.contacts_sync()
@@ -341,46 +327,6 @@ def test_sync_counts_contacts_without_a_usable_id_as_failed(sandbox):
     assert summary.errors == ["LiveDesk sent a contact without a valid id. ({'name': 'No id'})"]
 
 
-def sync_counting_queries(*, page_size: int) -> tuple[list[int], int]:
-    """Run a sync; answer the queries each page ran and the queries run after the last page."""
-    marks: list[int] = []
-    with CaptureQueriesContext(connection) as captured:
-        services.contacts_sync(
-            page_size=page_size, on_page=lambda _: marks.append(len(captured.captured_queries))
-        )
-    per_page = [after - before for before, after in zip([0, *marks], marks, strict=False)]
-    return per_page, len(captured.captured_queries) - marks[-1]
-
-
-def test_sync_runs_a_fixed_number_of_queries_per_page_however_many_contacts(sandbox):
-    def first_and_second_run(contacts: int) -> list[tuple[int, int]]:
-        sandbox.store.reset()
-        sandbox.store.seed(contacts)
-        Contact.objects.all().delete()
-        runs = []
-        for _run in ("first", "second"):
-            per_page, after_pages = sync_counting_queries(page_size=30)
-            assert len(per_page) == contacts // 30
-            runs.append((max(per_page), after_pages))
-        return runs
-
-    few, many = first_and_second_run(30), first_and_second_run(300)
-
-    assert many == few
-    assert all(per_page <= QUERIES_PER_PAGE for per_page, _after_pages in many)
-
-
-def test_sync_of_300_contacts_stays_within_the_per_page_query_budget(
-    sandbox, django_assert_max_num_queries
-):
-    sandbox.store.seed(300)
-
-    with django_assert_max_num_queries(3 * QUERIES_PER_PAGE + 1):
-        services.contacts_sync(page_size=100)
-    with django_assert_max_num_queries(3 * QUERIES_PER_PAGE + 1):
-        services.contacts_sync(page_size=100)
-
-
 def test_sync_command_prints_the_summary_line(sandbox):
     contacts_make(sandbox.store, 20)
     stdout = StringIO()
@@ -404,7 +350,7 @@ def test_sync_command_stops_with_livedesk_s_message_when_it_cannot_go_on(sandbox
 
 
 def test_contact_refresh_takes_livedesk_s_state_and_bumps_the_version(sandbox):
-    created = contact_make(sandbox.store, name="Before")
+    created = sandbox_contact_make(sandbox.store, name="Before")
     services.contacts_sync()
     sandbox.store.update_contact(created["id"], {"name": "After"})
     contact = mirror(created["id"])
@@ -416,7 +362,7 @@ def test_contact_refresh_takes_livedesk_s_state_and_bumps_the_version(sandbox):
 
 
 def test_contact_refresh_flags_a_deleted_contact_gone(sandbox):
-    created = contact_make(sandbox.store, name="Gone Soon")
+    created = sandbox_contact_make(sandbox.store, name="Gone Soon")
     services.contacts_sync()
     sandbox.store.delete_contact(created["id"])
     contact = mirror(created["id"])

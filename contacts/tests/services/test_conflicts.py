@@ -1,0 +1,138 @@
+"""Conflicts (optimistic locking): a field changed since the agent opened the form."""
+
+from __future__ import annotations
+
+import pytest
+
+from contacts import fields, services
+from contacts.models import ContactEdit
+from contacts.tests.factories import (
+    contact_synced,
+    edit_submission,
+    edit_submit,
+    patch_bodies,
+    user_make,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+# --- Conflicts (optimistic locking) ------------------------------------------------------------
+
+
+def test_remote_change_to_the_same_field_is_a_conflict_and_sends_nothing(sandbox, agent):
+    contact = contact_synced(sandbox=sandbox, name="Ann", email="ann@example.com")
+    opened, opened_version = fields.contact_values(contact), contact.version
+    sandbox.store.update_contact(contact.remote_id, {"name": "Ann Theirs"})
+    services.contacts_sync()
+
+    submission = edit_submission(
+        contact=contact,
+        editor=agent,
+        changes={"name": "Ann Yours"},
+        base_values=opened,
+        base_version=opened_version,
+    )
+
+    assert submission.outcome == services.EditOutcome.CONFLICT
+    assert submission.conflicts == [
+        services.FieldConflict(
+            field="name", label="Name", base="Ann", theirs="Ann Theirs", yours="Ann Yours"
+        )
+    ]
+    assert patch_bodies(sandbox) == []
+    assert not ContactEdit.objects.exists()
+    assert sandbox.store.get_contact(contact.remote_id)["name"] == "Ann Theirs"
+
+
+def test_another_agents_edit_to_the_same_field_is_a_conflict(sandbox, agent):
+    contact = contact_synced(sandbox=sandbox, name="Ann", custom_attributes={"plan": "gold"})
+    opened, opened_version = fields.contact_values(contact), contact.version
+    edit_submit(
+        contact=contact,
+        editor=user_make(username="colleague"),
+        changes={"custom_attributes.plan": "silver"},
+    )
+
+    submission = edit_submission(
+        contact=contact,
+        editor=agent,
+        removed=("custom_attributes.plan",),
+        base_values=opened,
+        base_version=opened_version,
+    )
+
+    [field_conflict] = submission.conflicts
+    assert (field_conflict.field, field_conflict.base, field_conflict.theirs) == (
+        "custom_attributes.plan",
+        "gold",
+        "silver",
+    )
+    assert field_conflict.yours is None
+    assert patch_bodies(sandbox) == [{"custom_attributes": {"plan": "silver"}}]
+
+
+def test_change_to_a_different_field_goes_through_without_undoing_the_other(sandbox, agent):
+    contact = contact_synced(sandbox=sandbox, name="Ann", additional_attributes={"city": "Bangkok"})
+    opened, opened_version = fields.contact_values(contact), contact.version
+    sandbox.store.update_contact(contact.remote_id, {"additional_attributes": {"city": "Phuket"}})
+    services.contacts_sync()
+
+    edit = edit_submit(
+        contact=contact,
+        editor=agent,
+        changes={"name": "Ann Smith"},
+        base_values=opened,
+        base_version=opened_version,
+    )
+
+    assert patch_bodies(sandbox) == [{"name": "Ann Smith"}]
+    assert edit.state == ContactEdit.State.SUCCEEDED
+    contact.refresh_from_db()
+    assert (contact.name, contact.city) == ("Ann Smith", "Phuket")
+
+
+def test_social_profile_change_keeps_a_concurrent_change_to_another_network(sandbox, agent):
+    contact = contact_synced(
+        sandbox=sandbox,
+        name="Ann",
+        additional_attributes={"social_profiles": {"github": "ann", "twitter": "ann_old"}},
+    )
+    opened, opened_version = fields.contact_values(contact), contact.version
+    edit_submit(
+        contact=contact,
+        editor=user_make(username="colleague"),
+        changes={"social_profiles.twitter": "ann_new"},
+    )
+
+    edit_submit(
+        contact=contact,
+        editor=agent,
+        changes={"social_profiles.github": "ann-lee"},
+        base_values=opened,
+        base_version=opened_version,
+    )
+
+    sent_profiles = patch_bodies(sandbox)[-1]["additional_attributes"]["social_profiles"]
+    assert (sent_profiles["github"], sent_profiles["twitter"]) == ("ann-lee", "ann_new")
+    contact.refresh_from_db()
+    assert contact.social_profiles["twitter"] == "ann_new"
+
+
+def test_same_value_on_both_sides_is_not_a_conflict(sandbox, agent):
+    contact = contact_synced(sandbox=sandbox, name="Ann", additional_attributes={"city": "Bangkok"})
+    opened, opened_version = fields.contact_values(contact), contact.version
+    sandbox.store.update_contact(contact.remote_id, {"name": "Ann Smith"})
+    services.contacts_sync()
+
+    edit = edit_submit(
+        contact=contact,
+        editor=agent,
+        changes={"name": "Ann Smith", "additional_attributes.city": "Phuket"},
+        base_values=opened,
+        base_version=opened_version,
+    )
+
+    assert edit.state == ContactEdit.State.SUCCEEDED
+    assert patch_bodies(sandbox) == [{"additional_attributes": {"city": "Phuket"}}]
+    assert edit.changed_fields == ["additional_attributes.city"]

@@ -1,0 +1,56 @@
+"""Sync's database queries: a fixed number per page, however many contacts there are."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from contacts import services
+from contacts.models import Contact
+
+pytestmark = pytest.mark.django_db
+
+
+# Queries one page of sync may run, whatever the number of contacts on it.
+QUERIES_PER_PAGE = 6
+
+
+def sync_counting_queries(*, page_size: int) -> tuple[list[int], int]:
+    """Run a sync; answer the queries each page ran and the queries run after the last page."""
+    marks: list[int] = []
+    with CaptureQueriesContext(connection) as captured:
+        services.contacts_sync(
+            page_size=page_size, on_page=lambda _: marks.append(len(captured.captured_queries))
+        )
+    per_page = [after - before for before, after in zip([0, *marks], marks, strict=False)]
+    return per_page, len(captured.captured_queries) - marks[-1]
+
+
+def test_sync_runs_a_fixed_number_of_queries_per_page_however_many_contacts(sandbox):
+    def first_and_second_run(contacts: int) -> list[tuple[int, int]]:
+        sandbox.store.reset()
+        sandbox.store.seed(contacts)
+        Contact.objects.all().delete()
+        runs = []
+        for _run in ("first", "second"):
+            per_page, after_pages = sync_counting_queries(page_size=30)
+            assert len(per_page) == contacts // 30
+            runs.append((max(per_page), after_pages))
+        return runs
+
+    few, many = first_and_second_run(30), first_and_second_run(300)
+
+    assert many == few
+    assert all(per_page <= QUERIES_PER_PAGE for per_page, _after_pages in many)
+
+
+def test_sync_of_300_contacts_stays_within_the_per_page_query_budget(
+    sandbox, django_assert_max_num_queries
+):
+    sandbox.store.seed(300)
+
+    with django_assert_max_num_queries(3 * QUERIES_PER_PAGE + 1):
+        services.contacts_sync(page_size=100)
+    with django_assert_max_num_queries(3 * QUERIES_PER_PAGE + 1):
+        services.contacts_sync(page_size=100)
