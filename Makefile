@@ -7,7 +7,7 @@ PORT ?= 8000
 SANDBOX_PORT ?= 8765
 SEED ?= 300
 
-.PHONY: run test lint format sandbox worker sync push-pending bench-sync bench-admin messages clean
+.PHONY: run test lint format sandbox worker sync push-pending bench-sync bench-admin bench-faults bench-concurrency messages clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,18 @@ bench-sync: $(VENV)/.runtime
 
 bench-admin: $(VENV)/.test
 	$(PY) scripts/bench_admin.py
+
+bench-faults: $(VENV)/.runtime
+	$(PY) scripts/bench_faults.py
+
+# 20 agents over HTTP on SQLite, then on PostgreSQL when one answers on 127.0.0.1:5432
+# (BENCH_DATABASE_URL names another server).
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+bench-concurrency: $(VENV)/.runtime
+	$(PY) scripts/bench_concurrency.py
+	if pg_isready -q -d "$(BENCH_DATABASE_URL)" 2>/dev/null; then \
+		$(PY) scripts/bench_concurrency.py --database-url "$(BENCH_DATABASE_URL)"; \
+	else echo "PostgreSQL not reachable: SQLite only"; fi
 
 messages: $(VENV)/.runtime
 	$(PY) manage.py makemessages -l th --no-obsolete --ignore=.venv --ignore=var --ignore=staticfiles --ignore=node_modules

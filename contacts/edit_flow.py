@@ -14,9 +14,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
 from django.utils.translation import gettext
 
-from contacts.fields import Values
 from contacts.forms import ContactEditForm
-from contacts.models import Contact
+from contacts.models import Contact, ContactEdit
+from contacts.selectors import edit_prefill_values
 from contacts.services import EditOutcome, EditSubmission, FieldConflict, contact_edit_submit
 
 # The button that reloads the form onto the current values, keeping the agent's changes.
@@ -62,9 +62,14 @@ def contact_edit_page(
     contact: Contact,
     editor: AbstractBaseUser,
     source: str,
-    prefill: Values | None = None,
+    reopened: ContactEdit | None = None,
 ) -> EditPage:
-    """Handle one request to a contact's edit page: open, reload or submit the form."""
+    """Handle one request to a contact's edit page: open, reload or submit the form.
+
+    `reopened` is an unfinished edit whose values the form opens with ("Edit and resend"):
+    saving replaces it.
+    """
+    prefill = edit_prefill_values(edit=reopened) if reopened is not None else None
     if request.method != "POST":
         return EditPage(ContactEditForm(contact=contact, prefill=prefill))
     form = ContactEditForm(request.POST, contact=contact, prefill=prefill)
@@ -85,6 +90,8 @@ def contact_edit_page(
         values=form.edit_values(),
         base_values=form.base_values,
         base_version=form.base_version,
+        opened_values=form.opened_values,
+        replaces=reopened,
         source=source,
     )
     page = EditPage(form, submission, level=MESSAGE_LEVELS.get(submission.outcome, messages.INFO))
@@ -117,14 +124,33 @@ def outcome_message(submission: EditSubmission) -> str:
     edit = submission.edit
     if submission.outcome == EditOutcome.NO_CHANGE:
         return gettext("No changes to save: nothing was sent to LiveDesk.")
+    if submission.outcome == EditOutcome.SAVED and submission.overridden:
+        return gettext(
+            "Saved, but %(agent)s changed %(fields)s again before your edit reached LiveDesk: "
+            "LiveDesk has their value. Their edit showed them yours."
+        ) % {
+            "agent": submission.carried_into.editor_username,
+            "fields": ", ".join(submission.overridden),
+        }
+    if submission.outcome == EditOutcome.SAVED and submission.carried_into is not None:
+        return gettext(
+            "Saved: LiveDesk accepted the changes to %(contact)s, sent together with "
+            "%(agent)s's edit made meanwhile."
+        ) % {"contact": edit.contact, "agent": submission.carried_into.editor_username}
     if submission.outcome == EditOutcome.SAVED:
         return gettext("Saved: LiveDesk accepted the changes to %(contact)s.") % {
             "contact": edit.contact
         }
+    if submission.outcome == EditOutcome.QUEUED and submission.waiting:
+        return gettext(
+            "Your edit is saved and queued: another edit of %(contact)s is being sent to "
+            "LiveDesk first, and yours follows automatically."
+        ) % {"contact": edit.contact}
     if submission.outcome == EditOutcome.QUEUED:
         return gettext(
-            "LiveDesk could not be reached; your edit is saved and will be retried automatically."
-        )
+            "Your edit is saved but did not reach LiveDesk yet (%(error)s). It will be sent "
+            "again automatically."
+        ) % {"error": edit.error_message}
     return gettext(
         "LiveDesk did not accept the edit: %(error)s The edit is kept on the contact's page: "
         "retry it, edit and resend it, or discard it."

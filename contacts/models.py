@@ -111,11 +111,13 @@ class ContactEdit(models.Model):
         SUCCEEDED = "succeeded", _("Succeeded")
         FAILED = "failed", _("Failed")
         DISCARDED = "discarded", _("Discarded")
-        SUPERSEDED = "superseded", _("Superseded")
+        # Its values were carried into a newer edit of the contact (`carried_into`), sent there.
+        SUPERSEDED = "superseded", _("Carried into a newer edit")
 
     class FailureKind(models.TextChoices):
         TRANSIENT = "transient", _("Transient (retried automatically)")
         PERMANENT = "permanent", _("Permanent (needs the agent)")
+        CONFLICT = "conflict", _("Conflict (changed meanwhile: needs the agent)")
 
     class Source(models.TextChoices):
         AGENT = "agent", _("Agent page")
@@ -128,16 +130,27 @@ class ContactEdit(models.Model):
             "state",
             "failure_kind",
             "http_status",
+            "request_body",
             "response_body",
             "error_message",
             "attempts",
             "last_attempt_at",
             "next_attempt_at",
+            "in_flight_until",
             "finished_at",
             "finished_by",
+            "carried_into",
         }
     )
     UNFINISHED_STATES = (State.PENDING, State.FAILED)
+    # Which state each state may become; a finished edit never changes again.
+    TRANSITIONS = {
+        State.PENDING: frozenset(State),
+        State.FAILED: frozenset(State) - {State.PENDING},
+        State.SUCCEEDED: frozenset(),
+        State.DISCARDED: frozenset(),
+        State.SUPERSEDED: frozenset(),
+    }
 
     created_at = models.DateTimeField(_("time"), default=timezone.now, editable=False)
     contact = models.ForeignKey(
@@ -176,6 +189,16 @@ class ContactEdit(models.Model):
         related_name="+",
         verbose_name=_("discarded or superseded by"),
     )
+    # While a push is in flight: until when; a push abandoned by a killed process is due after.
+    in_flight_until = models.DateTimeField(_("in flight until"), null=True, blank=True)
+    carried_into = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="carried_edits",
+        verbose_name=_("carried into"),
+    )
 
     objects = ContactEditQuerySet.as_manager()
 
@@ -201,6 +224,11 @@ class ContactEdit(models.Model):
             if not update_fields or not set(update_fields) <= self.TRANSITION_FIELDS:
                 raise PermissionError(
                     "The edit history is append-only: only push state transitions may be saved."
+                )
+            stored = type(self).objects.filter(pk=self.pk).values_list("state", flat=True).first()
+            if stored is not None and self.state not in self.TRANSITIONS[stored]:
+                raise PermissionError(
+                    f"The edit history is append-only: a {stored} edit cannot become {self.state}."
                 )
         super().save(*args, **kwargs)
 

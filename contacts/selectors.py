@@ -48,6 +48,10 @@ CONTACT_LIST_COLUMNS = (
     "gone_at",
 )
 PHONE_SEPARATORS = re.compile(r"[\s().-]")
+# An id as typed in a URL or a search box: ASCII digits only (str.isdigit() also takes "²",
+# which int() refuses, and "٣"), and at most the largest BigIntegerField, the ids' column type.
+ID_DIGITS = re.compile(r"[0-9]{1,19}")
+ID_MAX = 2**63 - 1
 
 
 def contact_list(
@@ -97,13 +101,19 @@ def contact_search(q: str) -> Q:
     condition = Q(phone_number=PHONE_SEPARATORS.sub("", q)) | Q(identifier=q)
     for column in PREFIX_SEARCHED:
         condition |= _starts_with(column, q)
-    if is_remote_id(q):
-        condition |= Q(remote_id=int(q))
+    remote_id = parse_id(q)
+    if remote_id is not None:
+        condition |= Q(remote_id=remote_id)
     return condition
 
 
-def is_remote_id(term: str) -> bool:
-    return term.isascii() and term.isdigit() and len(term) <= 18
+def parse_id(text: str | int | None) -> int | None:
+    """The id `text` spells in ASCII digits, if a database column can hold it; else None."""
+    text = "" if text is None else str(text)
+    if not ID_DIGITS.fullmatch(text):
+        return None
+    number = int(text)
+    return number if number <= ID_MAX else None
 
 
 def _starts_with(column: str, prefix: str) -> Q:
@@ -146,8 +156,9 @@ def contact_unfinished_edits(*, contact: Contact) -> QuerySet[ContactEdit]:
 def contact_open_edit(*, contact: Contact, edit_id: str | int | None = None) -> ContactEdit | None:
     """The unfinished edit the form should reopen: the one asked for, else the newest."""
     unfinished = contact_unfinished_edits(contact=contact)
-    if edit_id and str(edit_id).isdigit():
-        asked = unfinished.filter(pk=int(edit_id)).first()
+    asked_id = parse_id(edit_id)
+    if asked_id is not None:
+        asked = unfinished.filter(pk=asked_id).first()
         if asked is not None:
             return asked
     return unfinished.first()
@@ -183,8 +194,9 @@ def edit_history(
     if agent.strip():
         edits = edits.filter(editor_username__iexact=agent.strip())
     contact = contact.strip().lstrip("#")
-    if contact.isdigit():
-        edits = edits.filter(contact__remote_id=int(contact))
+    remote_id = parse_id(contact)
+    if remote_id is not None:
+        edits = edits.filter(contact__remote_id=remote_id)
     elif contact:
         edits = edits.filter(contact__name__icontains=contact)
     if state:

@@ -67,14 +67,15 @@ def contact_detail(request: HttpRequest, remote_id: int) -> HttpResponse:
 @_can_change
 def contact_edit(request: HttpRequest, remote_id: int) -> HttpResponse:
     contact = get_object_or_404(Contact, remote_id=remote_id)
-    open_edit = selectors.contact_open_edit(contact=contact, edit_id=request.GET.get("edit"))
-    prefill = selectors.edit_prefill_values(edit=open_edit) if open_edit else None
+    # "Edit and resend" opens one unfinished edit's values; a plain edit shows LiveDesk's.
+    asked = request.GET.get("edit")
+    open_edit = selectors.contact_open_edit(contact=contact, edit_id=asked) if asked else None
     page = contact_edit_page(
         request,
         contact=contact,
         editor=request.user,
         source=ContactEdit.Source.AGENT,
-        prefill=prefill,
+        reopened=open_edit,
     )
     if page.message:
         messages.add_message(request, page.level, page.message)
@@ -86,6 +87,7 @@ def contact_edit(request: HttpRequest, remote_id: int) -> HttpResponse:
         "outcome": page.outcome,
         "conflicts": page.conflicts,
         "open_edit": None if page.outcome or page.reloaded else open_edit,
+        "unfinished_count": selectors.contact_unfinished_edits(contact=contact).count(),
         "reload_button": RELOAD_BUTTON,
     }
     return render(request, "contacts/contact_edit.html", context)
@@ -103,14 +105,22 @@ def edit_retry(request: HttpRequest, edit_id: int) -> HttpResponse:
     edit = get_object_or_404(ContactEdit.objects.select_related("contact"), pk=edit_id)
     if not edit.is_unfinished:
         return _edit_finished(request, edit, _("This edit is already finished: nothing was sent."))
-    edit = services.edit_retry(edit=edit)
-    if edit.state == ContactEdit.State.SUCCEEDED:
+    result = services.edit_retry(edit=edit)
+    if result.edit.state == ContactEdit.State.SUCCEEDED:
         messages.success(request, _("Sent again: LiveDesk accepted the edit."))
+    elif result.outcome in (services.Push.WAITING, services.Push.BUSY):
+        messages.info(
+            request,
+            _(
+                "Another edit of this contact is on its way to LiveDesk, so nothing was sent: "
+                "retry this one when it has arrived."
+            ),
+        )
     else:
         messages.error(
             request,
             _("LiveDesk did not accept the edit this time either: %(error)s")
-            % {"error": edit.error_message},
+            % {"error": result.edit.error_message},
         )
     return redirect(edit.contact)
 
@@ -123,7 +133,14 @@ def edit_discard(request: HttpRequest, edit_id: int) -> HttpResponse:
         return _edit_finished(
             request, edit, _("This edit is already finished: nothing was changed.")
         )
-    services.edit_discard(edit=edit, user=request.user)
+    try:
+        services.edit_discard(edit=edit, user=request.user)
+    except services.EditInFlight:
+        messages.warning(
+            request,
+            _("This edit is being sent to LiveDesk right now, so it cannot be discarded."),
+        )
+        return redirect(edit.contact)
     messages.success(
         request, _("Edit discarded: it stays in the history and will not be sent to LiveDesk.")
     )

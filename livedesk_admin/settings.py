@@ -4,9 +4,11 @@ Every setting has a safe local default so `make run` works on a fresh machine ag
 bundled sandbox. With DEBUG off, the secret key and the LiveDesk credentials must be given.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
@@ -23,6 +25,12 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=True)
+
+
+def _env(cast, name: str, default):
+    """`cast(name)` (env.int, env.bool...), or the default when the variable is unset or empty:
+    an empty `NAME=` in `.env` never turns a protection off."""
+    return cast(name) if env.str(name, default="") else default
 
 
 def _required_when_live(name: str, demo_default: str) -> str:
@@ -43,7 +51,71 @@ SECRET_KEY = _required_when_live(
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # In production the app is served over HTTPS: its cookies never travel in clear.
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _env(env.bool, "SECURE_COOKIES", not DEBUG)
+
+# --- HTTPS and browser protections (see `manage.py check --deploy`) ----------------------------
+# Behind a proxy that terminates TLS: the name of the header it sets to "https" on the requests
+# it received over HTTPS, e.g. X-Forwarded-Proto. Set it only when that proxy always sets or
+# overwrites the header: a client could otherwise claim HTTPS.
+_proxy_ssl_header = env.str("SECURE_PROXY_SSL_HEADER", default="")
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https") if _proxy_ssl_header else None
+)
+# How many reverse proxies, each appending to X-Forwarded-For, stand before the app: the login
+# lockout then counts attempts per client address, not per proxy. 0: REMOTE_ADDR is the client.
+TRUSTED_PROXY_COUNT = _env(env.int, "TRUSTED_PROXY_COUNT", 0)
+SECURE_SSL_REDIRECT = _env(env.bool, "SECURE_SSL_REDIRECT", not DEBUG)
+# HSTS: browsers then refuse plain HTTP to this host for that long. An hour when DEBUG is off;
+# raise it (a year: 31536000) once HTTPS works, and opt in to subdomains and preloading only
+# when every subdomain serves HTTPS too.
+SECURE_HSTS_SECONDS = _env(env.int, "SECURE_HSTS_SECONDS", 0 if DEBUG else 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env(env.bool, "SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = _env(env.bool, "SECURE_HSTS_PRELOAD", False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy, sent with every response (django-csp): scripts and styles only from
+# the app's own static files, no inline ones; contact pictures are https images elsewhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "https:", "data:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+
+def _lockout_parameters(text: str) -> list:
+    """AXES_LOCKOUT_PARAMETERS from "username+ip_address,ip_address": commas separate the
+    alternatives, each counted on its own; + joins the parameters counted together."""
+    alternatives = [part.strip() for part in text.split(",") if part.strip()]
+    return [
+        [name.strip() for name in part.split("+")] if "+" in part else part for part in alternatives
+    ]
+
+
+# Login throttling (django-axes), on the agent login and the admin login alike: after
+# AXES_FAILURE_LIMIT failures of one username from one address, that pair is refused for
+# AXES_COOLOFF_MINUTES (0: until an administrator deletes the attempt in the admin, or
+# `manage.py axes_reset_username NAME`). A successful login resets the count.
+AXES_ENABLED = _env(env.bool, "AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = _env(env.int, "AXES_FAILURE_LIMIT", 5)
+_cool_off_minutes = _env(env.float, "AXES_COOLOFF_MINUTES", 15.0)
+AXES_COOLOFF_TIME = timedelta(minutes=_cool_off_minutes) if _cool_off_minutes > 0 else None
+AXES_LOCKOUT_PARAMETERS = _lockout_parameters(
+    _env(env.str, "AXES_LOCKOUT_PARAMETERS", "username+ip_address")
+)
+AXES_RESET_ON_SUCCESS = True
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_LOCKOUT_CALLABLE = "contacts.middleware.locked_out_response"
+AXES_CLIENT_IP_CALLABLE = "contacts.middleware.client_ip_address"
 
 LIVEDESK_BASE_URL = env.str("LIVEDESK_BASE_URL", default="") or (SANDBOX_BASE_URL if DEBUG else "")
 if not LIVEDESK_BASE_URL:
@@ -65,6 +137,22 @@ LIVEDESK_PUSH_MAX_ATTEMPTS = env.int("LIVEDESK_PUSH_MAX_ATTEMPTS", default=6)
 LIVEDESK_PUSH_BACKOFF_SECONDS = env.int("LIVEDESK_PUSH_BACKOFF_SECONDS", default=10)
 LIVEDESK_PUSH_BACKOFF_MAX_SECONDS = env.int("LIVEDESK_PUSH_BACKOFF_MAX_SECONDS", default=600)
 LIVEDESK_SYNC_PAGE_SIZE = env.int("LIVEDESK_SYNC_PAGE_SIZE", default=100)
+# How long an agent's Save may wait for LiveDesk (and for an earlier edit of the same contact)
+# before it is told the edit is queued for the worker.
+LIVEDESK_SAVE_BUDGET_SECONDS = env.float("LIVEDESK_SAVE_BUDGET_SECONDS", default=5.0)
+# A push in flight holds its contact this long at most: past it, its process is taken for dead
+# and the edit is due again. Longer than one call can last with all its retries.
+LIVEDESK_PUSH_LEASE_SECONDS = env.int("LIVEDESK_PUSH_LEASE_SECONDS", default=180)
+# The longest Retry-After the worker honours before trying again (a hostile or broken value of
+# years is cut to this).
+LIVEDESK_RETRY_AFTER_MAX = env.int("LIVEDESK_RETRY_AFTER_MAX", default=3600)
+# After a call sent without an answer (a timeout, a reset, a gateway's 502/504) LiveDesk may
+# still apply it: no other push of that contact goes out for this long.
+LIVEDESK_UNKNOWN_OUTCOME_GRACE_SECONDS = env.int(
+    "LIVEDESK_UNKNOWN_OUTCOME_GRACE_SECONDS", default=60
+)
+# The largest answer read from LiveDesk; a larger one is refused, never stored.
+LIVEDESK_MAX_RESPONSE_BYTES = env.int("LIVEDESK_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -78,12 +166,23 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "django_tasks",
     "django_tasks_db",
+    "csp",
+    "axes",
     "contacts",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # First, as django-axes asks: a locked-out login is refused before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Before anything reads the query or the form: a NUL would make PostgreSQL fail.
+    "contacts.middleware.RejectNulCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,6 +190,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "livedesk_admin.urls"

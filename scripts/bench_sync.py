@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import sqlite3
 import subprocess
@@ -24,11 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-MANAGE = str(PROJECT_ROOT / "manage.py")
-API_KEY = "bench-key"
-API_SECRET = "bench-secret"
-SANDBOX_READY = re.compile(r"LiveDesk sandbox on (http://\S+) with (\d+) contacts")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchkit import API_KEY, API_SECRET, MANAGE, PROJECT_ROOT, process_stop, sandbox_start  # noqa: E402
 
 
 @dataclass
@@ -95,7 +91,12 @@ def bench_one_size(count: int, *, page_size: int | None, keep: bool) -> list[Run
     }
     try:
         started = time.perf_counter()
-        sandbox, base_url = sandbox_start(directory, count=count, environment=environment)
+        sandbox, base_url = sandbox_start(
+            directory,
+            count=count,
+            # The sandbox's own settings need some LiveDesk address while DEBUG is off.
+            environment={**environment, "LIVEDESK_BASE_URL": "http://127.0.0.1"},
+        )
         try:
             print(
                 f"   sandbox seeded, serving on {base_url} in {time.perf_counter() - started:.1f}s"
@@ -105,7 +106,7 @@ def bench_one_size(count: int, *, page_size: int | None, keep: bool) -> list[Run
                 count, page_size=page_size, environment=environment, directory=directory
             )
         finally:
-            sandbox_stop(sandbox)
+            process_stop(sandbox)
     finally:
         if not keep:
             shutil.rmtree(directory, ignore_errors=True)
@@ -134,50 +135,6 @@ def sync_twice(
     if mirrored != count:
         raise SystemExit(f"The mirror holds {mirrored:,} contacts, not {count:,}.")
     return runs
-
-
-def sandbox_start(
-    directory: Path, *, count: int, environment: dict
-) -> tuple[subprocess.Popen, str]:
-    sandbox = subprocess.Popen(
-        [
-            sys.executable,
-            MANAGE,
-            "livedesk_sandbox",
-            "--port",
-            "0",
-            "--store",
-            str(directory / "sandbox.sqlite3"),
-            "--seed",
-            str(count),
-            "--api-key",
-            API_KEY,
-            "--api-secret",
-            API_SECRET,
-        ],
-        cwd=PROJECT_ROOT,
-        # The sandbox's own settings need some LiveDesk address while DEBUG is off.
-        env={**environment, "LIVEDESK_BASE_URL": "http://127.0.0.1"},
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line = sandbox.stdout.readline()
-    ready = SANDBOX_READY.search(line)
-    if ready is None or int(ready.group(2)) != count:
-        sandbox_stop(sandbox)
-        raise SystemExit(f"The sandbox did not start as expected: {line!r}")
-    return sandbox, ready.group(1)
-
-
-def sandbox_stop(sandbox: subprocess.Popen) -> None:
-    if sandbox.poll() is None:
-        sandbox.terminate()
-        try:
-            sandbox.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            sandbox.kill()
-            sandbox.wait()
-    sandbox.stdout.close()
 
 
 def measured(

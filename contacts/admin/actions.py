@@ -171,11 +171,12 @@ def retry_failed_pushes(modeladmin, request, queryset):
     for edit in failed_edits:
         contact = by_id[edit.contact_id]
         retried.add(contact.pk)
-        result = services.edit_retry(edit=edit)
+        result = services.edit_retry(edit=edit).edit
         if result.state == ContactEdit.State.SUCCEEDED:
             groups["delivered"].append(contact)
         else:
-            groups["failing"].append((contact, result.error_message))
+            reason = result.error_message or gettext("another edit is on its way first")
+            groups["failing"].append((contact, reason))
     groups["nothing"] = [contact for contact in contacts if contact.pk not in retried]
     action_report(modeladmin, request, groups, RETRY_LINES)
 
@@ -209,10 +210,10 @@ def _block_lines(*, blocked: bool) -> dict[Any, ReportLine]:
         EditOutcome.QUEUED: ReportLine(
             messages.WARNING,
             ngettext_lazy(
-                "LiveDesk could not be reached for %(count)d contact; the change is kept and "
-                "retried automatically: %(names)s.",
-                "LiveDesk could not be reached for %(count)d contacts; the changes are kept "
-                "and retried automatically: %(names)s.",
+                "%(count)d contact's change is saved but has not reached LiveDesk yet; it is "
+                "sent automatically: %(names)s.",
+                "%(count)d contacts' changes are saved but have not reached LiveDesk yet; they "
+                "are sent automatically: %(names)s.",
                 "count",
             ),
         ),

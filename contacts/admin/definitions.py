@@ -71,7 +71,7 @@ class CustomAttributeDefinitionForm(forms.ModelForm):
         if pattern:
             try:
                 re.compile(pattern)
-            except re.error as error:
+            except (re.error, OverflowError) as error:
                 self.add_error(
                     "regex_pattern",
                     _("This is not a valid regular expression: %(error)s") % {"error": error},

@@ -94,15 +94,16 @@ class ContactEditAdmin(admin.ModelAdmin):
         term = search_term_clean(search_term)
         if not term:
             return queryset, False
-        if selectors.is_remote_id(term):
-            return queryset.filter(contact__remote_id=int(term)), False
+        remote_id = selectors.parse_id(term)
+        if remote_id is not None:
+            return queryset.filter(contact__remote_id=remote_id), False
         contacts = Contact.objects.filter(selectors.contact_search(term))
         return queryset.filter(contact__in=contacts.values("pk")), False
 
     def changelist_view(self, request, extra_context=None):
-        contact_id = request.GET.get("contact__id__exact", "")
-        if contact_id.isdigit():
-            contact = Contact.objects.filter(pk=int(contact_id)).first()
+        contact_id = selectors.parse_id(request.GET.get("contact__id__exact"))
+        if contact_id is not None:
+            contact = Contact.objects.filter(pk=contact_id).first()
             if contact is not None:
                 extra_context = {
                     "subtitle": gettext("Edits of %(contact)s") % {"contact": contact},

@@ -68,9 +68,10 @@ class EditorListFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
-        if not self.value().isdigit():
+        editor_id = selectors.parse_id(self.value())
+        if editor_id is None:
             raise IncorrectLookupParameters(self.value())
-        return queryset.filter(editor_id=int(self.value()))
+        return queryset.filter(editor_id=editor_id)
 
 
 def search_term_clean(search_term: str) -> str:

@@ -25,7 +25,7 @@ def changes_html(changes: list[dict]):
         '<tr><th scope="row">{}</th><td>{}</td><td>{}</td></tr>',
         (
             (
-                field_label(change.get("field", "")),
+                _change_label(change),
                 change_value_html(change.get("before")),
                 change_value_html(change.get("after")),
             )
@@ -40,6 +40,16 @@ def changes_html(changes: list[dict]):
         gettext("After"),
         rows,
     )
+
+
+def _change_label(change: dict) -> str:
+    label = field_label(change.get("field", ""))
+    if change.get("carried_from_editor"):
+        return gettext("%(field)s (carried from an edit by %(agent)s)") % {
+            "field": label,
+            "agent": change["carried_from_editor"],
+        }
+    return label
 
 
 def json_html(value: Any):

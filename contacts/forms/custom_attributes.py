@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
+from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -32,7 +33,15 @@ TEXT_MAX_LENGTH = 255
 CUSTOM_KEY_MAX_LENGTH = 64
 CUSTOM_KEY_PATTERN = re.compile(r"[a-z0-9_]+")
 Kinds = CustomAttributeDefinition.AttributeType
-NUMBER_KINDS = (Kinds.NUMBER, Kinds.CURRENCY, Kinds.PERCENT)
+# Each number kind's bounds. At most 15 digits: JSON numbers are read as doubles, which keep 15
+# significant digits exactly, and Python's json refuses an int of over 4,300 digits (1E+999999).
+NUMBER_MAX_DIGITS = 15
+NUMBER_BOUNDS: dict[str, dict[str, int]] = {
+    Kinds.NUMBER: {},
+    Kinds.CURRENCY: {"decimal_places": 2},
+    Kinds.PERCENT: {"min_value": 0, "max_value": 100},
+}
+NUMBER_KINDS = tuple(NUMBER_BOUNDS)
 
 
 class CustomAttributeRowForm(forms.Form):
@@ -136,16 +145,15 @@ def definition_field(definition: CustomAttributeDefinition, value: Any) -> tuple
     kind = definition.attribute_type
     common: dict[str, Any] = {
         "label": definition.label,
-        "help_text": definition.description,
+        # Escaped here: crispy-forms and Django's own field template show help text as HTML.
+        "help_text": format_html("{}", definition.description),
         "required": False,
     }
     text: Any = value_text(value)
     if kind in NUMBER_KINDS:
-        if kind == Kinds.CURRENCY:
-            common["decimal_places"] = 2
-        if kind == Kinds.PERCENT:
-            common.update(min_value=0, max_value=100)
-        field: forms.Field = NumberField(**common)
+        field: forms.Field = NumberField(
+            max_digits=NUMBER_MAX_DIGITS, **NUMBER_BOUNDS[kind], **common
+        )
         text = _number_text(value)
         if text and not _parses(field, text):
             field.widget = forms.TextInput()
@@ -199,10 +207,12 @@ def _regex_validators(definition: CustomAttributeDefinition) -> list[RegexValida
         return []
     try:
         re.compile(definition.regex_pattern)
-    except re.error:
+    except (re.error, OverflowError):  # OverflowError: a repeat such as a{99999999999}
         logger.warning("Ignoring the invalid pattern of custom attribute %s", definition.key)
         return []
-    message = definition.regex_hint or gettext("Enter a value in the expected format.")
+    # The validator's message is %-formatted with the value: the hint's own % signs are text.
+    hint = definition.regex_hint.replace("%", "%%")
+    message = hint or gettext("Enter a value in the expected format.")
     return [RegexValidator(definition.regex_pattern, message=message)]
 
 

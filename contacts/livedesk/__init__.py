@@ -1,7 +1,9 @@
 """The LiveDesk contacts API: its client, the errors it raises and the values it answers.
 
-`client` is the one module of the project that imports `requests`; `errors` and `parsing`
-are plain Python, so code that only needs the errors or the parsers does not pull in HTTP.
+`client` is the one module of the project that imports `requests`; `errors`, `answers` (an
+HTTP answer into a body or an error), `parsing` (bodies into values) and `json_safety` (JSON
+cleaned and bounded so the database takes it) are plain Python, so code that only needs the
+errors or the parsers does not pull in HTTP.
 """
 
 from contacts.livedesk.client import LiveDeskClient
@@ -11,6 +13,7 @@ from contacts.livedesk.errors import (
     LiveDeskNotFound,
     LiveDeskProtocolError,
     LiveDeskRateLimited,
+    LiveDeskRedirected,
     LiveDeskUnavailable,
     LiveDeskValidationError,
 )
@@ -32,6 +35,7 @@ __all__ = [
     "LiveDeskNotFound",
     "LiveDeskProtocolError",
     "LiveDeskRateLimited",
+    "LiveDeskRedirected",
     "LiveDeskUnavailable",
     "LiveDeskValidationError",
     "RemoteContact",

@@ -1,41 +1,32 @@
 """The LiveDesk contacts API client: the one module of the project that speaks HTTP.
 
 Every call goes through one `requests.Session` with Basic auth, a (connect, read) timeout and
-urllib3's `Retry`. Every failure becomes one of the named `LiveDeskError` subclasses, and every
-answer is parsed into plain values by `contacts.livedesk.parsing`.
+urllib3's `Retry`; redirects are never followed and no answer is read past
+LIVEDESK_MAX_RESPONSE_BYTES. Every failure becomes one of the named `LiveDeskError` subclasses
+(`answers`), and every answer is parsed into plain values by `contacts.livedesk.parsing`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterator
 from typing import Any
 
 import requests
 from django.conf import settings
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from contacts.livedesk.errors import (
-    LiveDeskAuthenticationError,
-    LiveDeskError,
-    LiveDeskNotFound,
-    LiveDeskProtocolError,
-    LiveDeskRateLimited,
-    LiveDeskUnavailable,
-    LiveDeskValidationError,
-)
+from contacts.livedesk.answers import GATEWAY_GAVE_UP, answer_body, retry_after_seconds
+from contacts.livedesk.errors import LiveDeskProtocolError, LiveDeskUnavailable
+from contacts.livedesk.json_safety import MIB, size_text
 from contacts.livedesk.parsing import (
     ContactPage,
     ContactUpdateAnswer,
     RemoteContact,
-    error_text,
-    parse_contact,
+    parse_contact_answer,
     parse_page,
-    parse_validation_errors,
-    payload_object,
 )
 
 logger = logging.getLogger(__name__)
@@ -43,6 +34,11 @@ logger = logging.getLogger(__name__)
 CONTACTS_PATH = "/api/v2/accounts/contacts"
 RETRY_STATUSES = (429, 502, 503, 504)
 RETRIED_METHODS = frozenset({"GET", "POST", "PATCH"})
+# Writes never sent again by the client once sent without an answer.
+NOT_RESENT_UNANSWERED = frozenset({"POST", "PATCH"})
+DEFAULT_MAX_RESPONSE_BYTES = 10 * MIB
+DEFAULT_RETRY_AFTER_MAX = 3600.0
+READ_CHUNK_BYTES = 64 * 1024
 LIST_SORTS = frozenset(
     {
         "email",
@@ -58,7 +54,11 @@ LIST_SORTS = frozenset(
 
 
 class _CappedRetry(Retry):
-    """urllib3's Retry, with the wait a server asks for in Retry-After capped by a setting."""
+    """urllib3's Retry, with the wait a server asks for in Retry-After capped by a setting.
+
+    Any Retry-After (10**17 seconds, a date in the year 9999, a negative or unreadable one)
+    becomes a wait between 0 and the cap, or none (then urllib3's backoff applies).
+    """
 
     def __init__(self, *args: Any, retry_after_cap: float = 30.0, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -69,8 +69,23 @@ class _CappedRetry(Retry):
         return super().new(**kwargs)  # type: ignore[return-value]
 
     def get_retry_after(self, response: Any) -> float | None:
-        retry_after = super().get_retry_after(response)
-        return None if retry_after is None else min(retry_after, self.retry_after_cap)
+        return retry_after_seconds(response.headers.get("Retry-After"), cap=self.retry_after_cap)
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        return retry_after_seconds(retry_after, cap=self.retry_after_cap) or 0.0
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method in NOT_RESENT_UNANSWERED and status_code in GATEWAY_GAVE_UP:
+            return False
+        return super().is_retry(method, status_code, has_retry_after)
+
+    def increment(self, method=None, url=None, response=None, error=None, *args, **kwargs):
+        # A write whose answer was lost (read timeout, reset after sending) may have been
+        # applied: sending it again could land after a newer write. The outbox decides.
+        if method in NOT_RESENT_UNANSWERED and error is not None and self._is_read_error(error):
+            spent = self.new(read=False)
+            return Retry.increment(spent, method, url, response, error, *args, **kwargs)
+        return super().increment(method, url, response, error, *args, **kwargs)
 
 
 class LiveDeskClient:
@@ -84,6 +99,7 @@ class LiveDeskClient:
         api_secret: str | None = None,
         timeout: tuple[float, float] | None = None,
         retries: int | None = None,
+        retry_after_cap: float | None = None,
     ):
         self.base_url = (base_url or settings.LIVEDESK_BASE_URL).rstrip("/")
         self.timeout = timeout or tuple(settings.LIVEDESK_TIMEOUT)
@@ -99,7 +115,9 @@ class LiveDeskClient:
             backoff_factor=settings.LIVEDESK_BACKOFF_FACTOR,
             respect_retry_after_header=True,
             raise_on_status=False,
-            retry_after_cap=settings.LIVEDESK_RETRY_AFTER_CAP,
+            retry_after_cap=(
+                settings.LIVEDESK_RETRY_AFTER_CAP if retry_after_cap is None else retry_after_cap
+            ),
         )
         self.session = requests.Session()
         self.session.auth = (
@@ -185,10 +203,10 @@ class LiveDeskClient:
 
     def contact_get(self, remote_id: int) -> RemoteContact:
         """One contact, with its inboxes."""
-        _, body = self._request(
+        status, body = self._request(
             "GET", f"{CONTACTS_PATH}/{int(remote_id)}", params={"include_contact_inboxes": "true"}
         )
-        return parse_contact(payload_object(body))
+        return parse_contact_answer(body, remote_id=int(remote_id), status=status)
 
     def contact_update(self, remote_id: int, changes: dict[str, Any]) -> ContactUpdateAnswer:
         """PATCH a contact with the given body; answers the contact as LiveDesk stored it."""
@@ -198,13 +216,21 @@ class LiveDeskClient:
             params={"include_contact_inboxes": "true"},
             json=changes,
         )
-        return ContactUpdateAnswer(contact=parse_contact(payload_object(body)), status=status)
+        return ContactUpdateAnswer(
+            contact=parse_contact_answer(body, remote_id=int(remote_id), status=status),
+            status=status,
+        )
 
     def _request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
         """Send one call; answers the 2xx status and the decoded JSON body, or raises."""
         url = f"{self.base_url}{path}"
+        limit = getattr(settings, "LIVEDESK_MAX_RESPONSE_BYTES", DEFAULT_MAX_RESPONSE_BYTES)
         try:
-            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+            response = self.session.request(
+                method, url, timeout=self.timeout, stream=True, allow_redirects=False, **kwargs
+            )
+            with response:
+                raw = _body_read(response, limit=limit, method=method, path=path)
         except requests.exceptions.ConnectTimeout as error:
             raise LiveDeskUnavailable(
                 f"Could not connect to LiveDesk at {self.base_url} within "
@@ -212,7 +238,8 @@ class LiveDeskClient:
             ) from error
         except requests.exceptions.Timeout as error:
             raise LiveDeskUnavailable(
-                f"LiveDesk did not answer {method} {path} within {self.timeout[1]:g} seconds."
+                f"LiveDesk did not answer {method} {path} within {self.timeout[1]:g} seconds.",
+                outcome_unknown=True,
             ) from error
         except requests.exceptions.RetryError as error:
             raise LiveDeskUnavailable(
@@ -222,68 +249,65 @@ class LiveDeskClient:
             # Retries exhausted on read timeouts surface as a ConnectionError wrapping them.
             if _read_timed_out(error):
                 raise LiveDeskUnavailable(
-                    f"LiveDesk did not answer {method} {path} within {self.timeout[1]:g} seconds."
+                    f"LiveDesk did not answer {method} {path} within {self.timeout[1]:g} seconds.",
+                    outcome_unknown=True,
                 ) from error
             raise LiveDeskUnavailable(
                 f"Could not reach LiveDesk at {self.base_url} ({type(error).__name__}): "
-                "check LIVEDESK_BASE_URL and the network."
+                "check LIVEDESK_BASE_URL and the network.",
+                outcome_unknown=not _never_sent(error),
             ) from error
         logger.debug("%s %s -> %s", method, path, response.status_code)
-        return response.status_code, _parse_response(response, method=method, path=path)
+        body = answer_body(
+            response.status_code,
+            response.headers,
+            raw,
+            method=method,
+            path=path,
+            retry_after_max=getattr(settings, "LIVEDESK_RETRY_AFTER_MAX", DEFAULT_RETRY_AFTER_MAX),
+        )
+        return response.status_code, body
 
 
-def _read_timed_out(error: requests.exceptions.RequestException) -> bool:
-    reason = getattr(error.args[0], "reason", None) if error.args else None
-    return isinstance(reason, ReadTimeoutError)
+def _body_read(response: requests.Response, *, limit: int, method: str, path: str) -> bytes:
+    """The answer's body, read no further than `limit` bytes (once decompressed).
 
-
-def _parse_response(response: requests.Response, *, method: str, path: str) -> Any:
+    A larger success is a LiveDeskProtocolError; a larger error answer is cut at `limit`, so
+    that it is still the error its status says.
+    """
     status = response.status_code
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if 200 <= status < 300:
-        if body is None:
-            raise LiveDeskProtocolError(
-                f"LiveDesk answered {method} {path} with a body that is not JSON.",
-                status=status,
-                body=_text_excerpt(response),
-            )
-        return body
-    stored_body = body if body is not None else _text_excerpt(response)
-    if status == 401:
-        raise LiveDeskAuthenticationError(status=status, body=stored_body)
-    if status == 404:
-        raise LiveDeskNotFound(status=status, body=stored_body)
-    if status == 422:
-        message, field_errors = parse_validation_errors(body)
-        raise LiveDeskValidationError(
-            message, status=status, body=stored_body, field_errors=field_errors
-        )
-    if status == 429:
-        raise LiveDeskRateLimited(
-            status=status, body=stored_body, retry_after=_retry_after_seconds(response)
-        )
-    if status >= 500:
-        raise LiveDeskUnavailable(
-            f"LiveDesk failed with HTTP {status}; the call can be tried again later.",
-            status=status,
-            body=stored_body,
-        )
-    raise LiveDeskError(
-        f"LiveDesk refused {method} {path} with HTTP {status}: {error_text(body)}",
+    declared = response.headers.get("Content-Length", "").strip()
+    if declared.isascii() and declared.isdigit() and int(declared[:20]) > limit and status < 400:
+        raise _too_large(status, limit=limit, method=method, path=path)
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(READ_CHUNK_BYTES):
+        chunks.append(chunk[: limit - size])
+        size += len(chunk)
+        if size > limit:
+            if status < 400:
+                raise _too_large(status, limit=limit, method=method, path=path)
+            break
+    return b"".join(chunks)
+
+
+def _too_large(status: int, *, limit: int, method: str, path: str) -> LiveDeskProtocolError:
+    return LiveDeskProtocolError(
+        f"LiveDesk sent an answer larger than {size_text(limit)} to {method} {path}; it was "
+        "not read (LIVEDESK_MAX_RESPONSE_BYTES).",
         status=status,
-        body=stored_body,
     )
 
 
-def _retry_after_seconds(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):
-        return float(value)
-    return None
+def _never_sent(error: requests.exceptions.RequestException) -> bool:
+    """The connection failed before the request went out (refused, unresolvable, no route)."""
+    cause = error.args[0] if error.args else None
+    reason = getattr(cause, "reason", cause)
+    return isinstance(reason, NewConnectionError | ConnectTimeoutError)
 
 
-def _text_excerpt(response: requests.Response, limit: int = 2000) -> str:
-    return response.text[:limit]
+def _read_timed_out(error: requests.exceptions.RequestException) -> bool:
+    cause = error.args[0] if error.args else None
+    return isinstance(cause, ReadTimeoutError) or isinstance(
+        getattr(cause, "reason", None), ReadTimeoutError
+    )

@@ -11,10 +11,20 @@ class LiveDeskError(Exception):
     transient = False
     default_message = "LiveDesk answered with an error."
 
-    def __init__(self, message: str = "", *, status: int | None = None, body: Any = None):
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        status: int | None = None,
+        body: Any = None,
+        outcome_unknown: bool = False,
+    ):
         self.message = message or self.default_message
         self.status = status
         self.body = body
+        # The request reached LiveDesk (or a gateway before it) and no answer came back: it may
+        # have been applied, and may still be, after a later call.
+        self.outcome_unknown = outcome_unknown
         super().__init__(self.message)
 
 
@@ -72,3 +82,11 @@ class LiveDeskUnavailable(LiveDeskError):
 
 class LiveDeskProtocolError(LiveDeskError):
     default_message = "LiveDesk answered with a body this app does not understand."
+
+
+class LiveDeskRedirected(LiveDeskError):
+    """LiveDesk's API never redirects: a 3xx means a wrong base URL or a proxy in the way."""
+
+    default_message = (
+        "LiveDesk answered with a redirect, which its API never does: check LIVEDESK_BASE_URL."
+    )

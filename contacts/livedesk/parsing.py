@@ -1,15 +1,34 @@
 """LiveDesk's JSON answers parsed into plain values, tolerant of the type quirks of its docs.
 
-Pure functions over decoded JSON: nothing here speaks HTTP.
+Pure functions over decoded JSON: nothing here speaks HTTP. Whatever the JSON holds, they
+answer plain values safe to store, or raise LiveDeskProtocolError: a contact is cleaned and
+bounded by `json_safety` and its id checked, so one hostile contact fails alone.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from contacts.livedesk.errors import LiveDeskProtocolError, LiveDeskValidationError
+from contacts.livedesk.json_safety import MIB, json_clean, json_preview, text_clean
+
+# A contact's id is stored in a BigIntegerField.
+MAX_REMOTE_ID = 2**63 - 1
+# The most one contact may weigh: any one text, and its whole JSON.
+MAX_CONTACT_STRING_BYTES = 1 * MIB
+MAX_CONTACT_BYTES = 2 * MIB
+# Messages of an error answer kept and shown, at most.
+MAX_MESSAGE_CHARS = 2000
+MAX_FIELDS_NAMED = 50
+# Timestamps outside these years are taken as absent: they cannot be shown in every time zone.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+_DIGITS = re.compile(r"[0-9]{1,30}", re.ASCII)
+_NUMBER = re.compile(r"-?[0-9]{1,30}(\.[0-9]{1,30})?([eE][-+]?[0-9]{1,3})?", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -61,15 +80,19 @@ def parse_validation_errors(body: Any) -> tuple[str, dict[str, list[str]]]:
         return LiveDeskValidationError.default_message, {}
     message = body.get("message") or body.get("error") or LiveDeskValidationError.default_message
     if isinstance(message, list):
-        message = ", ".join(str(part) for part in message if part)
-    message = str(message)
+        message = ", ".join(_as_text(part) for part in message[:MAX_FIELDS_NAMED] if part)
+    message = _message_text(message) or LiveDeskValidationError.default_message
     attributes = body.get("attributes")
     if isinstance(attributes, str):
         attributes = [attributes]
     if not isinstance(attributes, list):
         attributes = []
     attributes = list(
-        dict.fromkeys(str(name) for name in attributes if isinstance(name, str) and name)
+        dict.fromkeys(
+            _message_text(name, limit=100)
+            for name in attributes[:MAX_FIELDS_NAMED]
+            if isinstance(name, str) and name
+        )
     )
     field_errors: dict[str, list[str]] = {name: [] for name in attributes}
     for part in (piece.strip() for piece in message.split(", ")):
@@ -90,17 +113,31 @@ def parse_validation_errors(body: Any) -> tuple[str, dict[str, list[str]]]:
 
 
 def parse_contact(payload: Any) -> RemoteContact:
-    """Parse one contact object, accepting the documented type quirks."""
+    """Parse one contact object, accepting the documented type quirks.
+
+    Its texts are cleaned (NUL and lone surrogates become U+FFFD), and `payload` keeps it as
+    cleaned. A contact without an id in 1..2**63-1, or with NaN, Infinity, nesting deeper than 64
+    levels, a text over 1 MiB or over 2 MiB of JSON in all, is a LiveDeskProtocolError.
+    """
     if not isinstance(payload, dict):
         raise LiveDeskProtocolError(
-            "LiveDesk sent a contact that is not a JSON object.", body=payload
+            "LiveDesk sent a contact that is not a JSON object.", body=json_preview(payload)
+        )
+    remote_id = _remote_id(payload.get("id"))
+    if remote_id is None:
+        raise LiveDeskProtocolError(
+            "LiveDesk sent a contact without a valid id.", body=json_preview(payload)
         )
     try:
-        remote_id = int(str(payload["id"]).strip())
-    except (KeyError, TypeError, ValueError) as error:
-        raise LiveDeskProtocolError(
-            "LiveDesk sent a contact without a valid id.", body=payload
-        ) from error
+        payload = json_clean(
+            payload,
+            max_string=MAX_CONTACT_STRING_BYTES,
+            max_total=MAX_CONTACT_BYTES,
+            what=f"contact #{remote_id}",
+        )
+    except LiveDeskProtocolError as error:
+        error.body = json_preview(payload)
+        raise
     additional = payload.get("additional_attributes")
     custom = payload.get("custom_attributes")
     inboxes = payload.get("contact_inboxes")
@@ -127,25 +164,48 @@ def parse_contact(payload: Any) -> RemoteContact:
     )
 
 
-def parse_timestamp(value: Any) -> datetime | None:
-    """Unix seconds as int, float or numeric string (or null) to an aware UTC datetime."""
-    if value is None or value == "" or isinstance(value, bool):
-        return None
+def parse_contact_answer(body: Any, *, remote_id: int, status: int) -> RemoteContact:
+    """The contact of a one-contact answer, which must be the contact asked for."""
     try:
-        return datetime.fromtimestamp(float(str(value).strip()), tz=UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        try:
-            parsed = datetime.fromisoformat(str(value))
-        except ValueError:
+        contact = parse_contact(payload_object(body))
+    except LiveDeskProtocolError as error:
+        error.status = status
+        raise
+    if contact.remote_id != remote_id:
+        raise LiveDeskProtocolError(
+            f"LiveDesk answered with contact #{contact.remote_id} when asked for contact "
+            f"#{remote_id}; nothing of it was kept.",
+            status=status,
+            body=json_preview(contact.payload),
+        )
+    return contact
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """Unix seconds as int, float or numeric string, or an ISO 8601 text, to an aware UTC
+    datetime; None for null and for anything else, or outside the years 1900 to 9000."""
+    if isinstance(value, str):
+        value = value.strip()
+    try:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            parsed = datetime.fromtimestamp(value, tz=UTC)
+        elif isinstance(value, str) and _NUMBER.fullmatch(value):
+            parsed = datetime.fromtimestamp(float(value), tz=UTC)
+        elif isinstance(value, str) and 0 < len(value) <= 64:
+            parsed = datetime.fromisoformat(value)
+            parsed = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        else:
             return None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return parsed if EARLIEST <= parsed < LATEST else None
 
 
 def parse_page(body: Any, *, page: int, status: int) -> ContactPage:
     """A list answer `{"meta": {...}, "payload": [...]}`; unparseable contacts are set apart."""
     if not isinstance(body, dict) or not isinstance(body.get("payload"), list):
         raise LiveDeskProtocolError(
-            "LiveDesk's contact list has no 'payload' list.", status=status, body=body
+            "LiveDesk's contact list has no 'payload' list.", status=status, body=json_preview(body)
         )
     meta = body.get("meta") if isinstance(body.get("meta"), dict) else {}
     contacts, rejected = [], []
@@ -153,10 +213,11 @@ def parse_page(body: Any, *, page: int, status: int) -> ContactPage:
         try:
             contacts.append(parse_contact(item))
         except LiveDeskProtocolError as error:
-            rejected.append((item, error.message))
+            rejected.append((json_preview(item), error.message))
+    count = parse_int(meta.get("count"), default=None)
     return ContactPage(
         contacts=contacts,
-        count=parse_int(meta.get("count"), default=None),
+        count=None if count is None or count < 0 else count,
         current_page=parse_int(meta.get("current_page"), default=page),
         rejected=rejected,
         status=status,
@@ -166,22 +227,47 @@ def parse_page(body: Any, *, page: int, status: int) -> ContactPage:
 def payload_object(body: Any) -> dict[str, Any]:
     """The `payload` object of a one-contact answer."""
     if not isinstance(body, dict) or not isinstance(body.get("payload"), dict):
-        raise LiveDeskProtocolError("LiveDesk's answer has no 'payload' object.", body=body)
+        raise LiveDeskProtocolError(
+            "LiveDesk's answer has no 'payload' object.", body=json_preview(body)
+        )
     return body["payload"]
 
 
 def parse_int(value: Any, *, default: int | None) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return default
+    """An int, or a text of digits (an optional minus first), else `default`."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip().removeprefix("-")):
+        return int(value.strip())
+    return default
 
 
 def error_text(body: Any) -> str:
     """The readable message of an error body, for an error LiveDesk's docs do not name."""
     if isinstance(body, dict):
-        return str(body.get("message") or body.get("error") or body)
+        return _message_text(body.get("message") or body.get("error") or body)
     return "no readable message"
+
+
+def _remote_id(value: Any) -> int | None:
+    """A contact's id: an int or a text of digits, in 1..MAX_REMOTE_ID; else None."""
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        value = int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_REMOTE_ID:
+        return value
+    return None
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(json_preview(value), ensure_ascii=False)
+
+
+def _message_text(value: Any, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """A message from an answer as a text safe to store and show, at most `limit` long."""
+    text = _as_text(value)
+    return text_clean(text if len(text) <= limit else text[: limit - 3] + "...")
 
 
 def _text(value: Any) -> str:

@@ -9,6 +9,7 @@ The names below are the package's public API for pages, the admin and commands.
 
 from contacts.services.edits import (
     EditConflict,
+    EditInFlight,
     EditOutcome,
     EditSubmission,
     FieldConflict,
@@ -19,8 +20,10 @@ from contacts.services.edits import (
 )
 from contacts.services.push import (
     ORPHANED_PENDING_AFTER,
+    Push,
     PushResult,
     PushSummary,
+    edit_deliver,
     edit_push,
     edit_push_if_due,
     edit_push_task,
@@ -40,9 +43,11 @@ from contacts.services.sync import (
 __all__ = [
     "ORPHANED_PENDING_AFTER",
     "EditConflict",
+    "EditInFlight",
     "EditOutcome",
     "EditSubmission",
     "FieldConflict",
+    "Push",
     "PushResult",
     "PushSummary",
     "RefreshResult",
@@ -57,6 +62,7 @@ __all__ = [
     "contacts_sync",
     "edit_discard",
     "edit_push",
+    "edit_deliver",
     "edit_push_if_due",
     "edit_push_task",
     "edit_retry",

@@ -1,23 +1,43 @@
-"""Agents' edits: recorded in the outbox, then pushed; discarded; block and unblock."""
+"""Agents' edits: recorded in the outbox, then delivered; discarded; block and unblock.
+
+A contact's edits reach LiveDesk one at a time, in the order they were recorded (see push). An
+edit recorded while earlier ones still wait carries their values: they are marked superseded,
+`carried_into` the new edit, and reach LiveDesk with it. An edit is checked against what the
+agent saw, LiveDesk's state in the mirror *and* the values still on their way: a value someone
+else saved is never overwritten unless the agent was shown it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone, translation
 
-from contacts.fields import Values, contact_values, field_label, patch_body_build, values_diff
+from contacts.fields import (
+    Changes,
+    Values,
+    contact_values,
+    field_label,
+    patch_body_build,
+    values_diff,
+    values_with_changes,
+)
 from contacts.models import Contact, ContactEdit
 from contacts.services.push import (
     ORPHANED_PENDING_AFTER,
+    Push,
     PushResult,
     contact_push_state_refresh,
-    edit_push,
+    edit_changes,
+    edit_deliver,
+    queued_edits,
     retry_schedule,
 )
 
@@ -32,12 +52,16 @@ class FieldConflict:
 
 
 class EditConflict(Exception):
-    """The contact changed since the form was opened, on fields this edit changes too."""
+    """Someone else changed, since the form was opened, fields this edit changes too."""
 
     def __init__(self, conflicts: list[FieldConflict], *, current_version: int):
         self.conflicts = conflicts
         self.current_version = current_version
         super().__init__(", ".join(conflict.label for conflict in conflicts))
+
+
+class EditInFlight(Exception):
+    """The edit is being sent to LiveDesk right now: it can be neither discarded nor changed."""
 
 
 class EditOutcome(StrEnum):
@@ -47,8 +71,8 @@ class EditOutcome(StrEnum):
     NO_CHANGE = "no_change"  # nothing differed: nothing recorded or sent
     CONFLICT = "conflict"  # someone else changed the same fields: nothing recorded or sent
     REJECTED = "rejected"  # LiveDesk refused the values (422): the agent must change them
-    QUEUED = "queued"  # LiveDesk failed for now: the worker retries it
-    FAILED = "failed"  # LiveDesk failed for good: kept for the agent to retry or discard
+    QUEUED = "queued"  # recorded, and sent by the worker: after an earlier edit, or a failure
+    FAILED = "failed"  # not delivered: kept for the agent to retry, resend or discard
 
 
 @dataclass(frozen=True)
@@ -58,6 +82,12 @@ class EditSubmission:
     conflicts: list[FieldConflict] = field(default_factory=list)
     # LiveDesk's messages for a rejection, by the names LiveDesk used.
     field_errors: dict[str, list[str]] = field(default_factory=dict)
+    # The edit that reached (or will reach) LiveDesk with this one's values, when another.
+    carried_into: ContactEdit | None = None
+    # Queued behind another edit of the same contact still being sent.
+    waiting: bool = False
+    # Fields the newer edit this one was carried into set again, to its agent's value.
+    overridden: list[str] = field(default_factory=list)
 
 
 def contact_edit_submit(
@@ -67,9 +97,11 @@ def contact_edit_submit(
     values: Values,
     base_values: Values,
     base_version: int,
+    opened_values: Values | None = None,
+    replaces: ContactEdit | None = None,
     source: str = ContactEdit.Source.AGENT,
 ) -> EditSubmission:
-    """Record an edit in the outbox, commit it, then push it; say what became of it."""
+    """Record an edit in the outbox, commit it, then deliver it within the agent's wait."""
     try:
         edit = contact_edit_record(
             contact=contact,
@@ -77,26 +109,57 @@ def contact_edit_submit(
             values=values,
             base_values=base_values,
             base_version=base_version,
+            opened_values=opened_values,
+            replaces=replaces,
             source=source,
         )
     except EditConflict as conflict:
         return EditSubmission(EditOutcome.CONFLICT, conflicts=conflict.conflicts)
     if edit is None:
         return EditSubmission(EditOutcome.NO_CHANGE)
-    return _submission(edit_push(edit_id=edit.pk))
+    result, delivering = edit_deliver(
+        edit_id=edit.pk, budget_seconds=settings.LIVEDESK_SAVE_BUDGET_SECONDS
+    )
+    edit.refresh_from_db()
+    return _submission(edit=edit, result=result, delivering=delivering)
 
 
-def _submission(result: PushResult) -> EditSubmission:
-    edit = result.edit
-    if edit.state == ContactEdit.State.SUCCEEDED:
+def _submission(
+    *, edit: ContactEdit, result: PushResult, delivering: ContactEdit
+) -> EditSubmission:
+    carried_into = delivering if delivering.pk != edit.pk else None
+    if delivering.state == ContactEdit.State.SUCCEEDED:
         outcome = EditOutcome.SAVED
-    elif edit.failure_kind == ContactEdit.FailureKind.TRANSIENT and edit.next_attempt_at:
+    elif result.outcome in (Push.WAITING, Push.BUSY) or (
+        delivering.state == ContactEdit.State.FAILED
+        and delivering.failure_kind == ContactEdit.FailureKind.TRANSIENT
+        and delivering.next_attempt_at
+    ):
         outcome = EditOutcome.QUEUED
     elif result.rejected:
         outcome = EditOutcome.REJECTED
     else:
         outcome = EditOutcome.FAILED
-    return EditSubmission(outcome, edit, field_errors=result.field_errors)
+    return EditSubmission(
+        outcome,
+        delivering if outcome != EditOutcome.SAVED else edit,
+        field_errors=result.field_errors,
+        carried_into=carried_into,
+        waiting=result.outcome in (Push.WAITING, Push.BUSY),
+        overridden=_overridden(edit=edit, carrier=carried_into),
+    )
+
+
+def _overridden(*, edit: ContactEdit, carrier: ContactEdit | None) -> list[str]:
+    """The fields of `edit` whose value the newer edit it was carried into changed again."""
+    if carrier is None:
+        return []
+    sent = edit_changes(carrier)
+    return [
+        field_label(key)
+        for key, (_before, after) in edit_changes(edit).items()
+        if key in sent and sent[key][1] != after
+    ]
 
 
 def contact_edit_record(
@@ -107,66 +170,128 @@ def contact_edit_record(
     base_values: Values,
     base_version: int,
     source: str,
+    opened_values: Values | None = None,
+    replaces: ContactEdit | None = None,
 ) -> ContactEdit | None:
     """Write the edit as `pending` (the outbox) in one transaction; None when nothing changed.
 
-    Raises EditConflict when another change since `base_version` touched the same fields.
+    `base_values` are the mirror's values when the form was opened, `opened_values` what the
+    form showed (the values of `replaces`, an unfinished edit reopened to be resent, which this
+    edit then replaces); `values` what the agent saved.
+    Raises EditConflict when someone else changed one of the same fields since, to a value the
+    agent was not shown.
     """
+    opened_values = base_values if opened_values is None else opened_values
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
-        current = contact_values(locked)
-        if base_version == locked.version:
-            base_values = current
+        mirror = contact_values(locked)
+        on_the_way = list(queued_edits(locked))
+        now = timezone.now()
+        # A reopened edit is replaced, not carried: the form already holds its values.
+        replaced_id = replaces.pk if replaces is not None else None
+        carried = [
+            edit for edit in on_the_way if not _in_flight(edit, now) and edit.pk != replaced_id
+        ]
+        expected = mirror
+        for queued in on_the_way:
+            expected = values_with_changes(expected, edit_changes(queued))
+        if base_version == locked.version and not on_the_way:
+            base_values = mirror
         yours = values_diff(base_values, values)
-        theirs = values_diff(base_values, current)
+        theirs = values_diff(base_values, expected)
         conflicts = [
             FieldConflict(
                 field=key,
                 label=field_label(key),
                 base=base_values.get(key),
-                theirs=current.get(key),
+                theirs=expected.get(key),
                 yours=values.get(key),
             )
             for key in yours
-            if key in theirs and values.get(key) != current.get(key)
+            if key in theirs
+            and values.get(key) != expected.get(key)
+            and opened_values.get(key) != expected.get(key)
         ]
         if conflicts:
             raise EditConflict(conflicts, current_version=locked.version)
-        changes = {
-            key: (current.get(key), after)
-            for key, (_before, after) in yours.items()
-            if current.get(key) != after
-        }
-        if not changes:
+        changes = _changes_carried(mirror=mirror, edits=carried)
+        for key, (_before, after) in yours.items():
+            if mirror.get(key) != after or expected.get(key) != after:
+                changes[key] = (mirror.get(key), after)
+        mine = {key for key in yours if key in changes}
+        if not mine:
             return None
-        now = timezone.now()
-        for unfinished in locked.edits.filter(state__in=ContactEdit.UNFINISHED_STATES):
-            unfinished.state = ContactEdit.State.SUPERSEDED
-            unfinished.next_attempt_at = None
-            unfinished.finished_at = now
-            unfinished.finished_by = editor
-            unfinished.save(
-                update_fields=["state", "next_attempt_at", "finished_at", "finished_by"]
-            )
         edit = ContactEdit.objects.create(
             contact=locked,
             editor=editor,
             editor_username=editor.get_username(),
             source=source,
             base_version=base_version,
-            changes=[
-                {"field": key, "label": _english_label(key), "before": before, "after": after}
-                for key, (before, after) in changes.items()
-            ],
+            changes=_changes_rows(changes, carried=carried, mine=mine),
             request_body=patch_body_build(contact=locked, changes=changes),
             created_at=now,
+            # A safety net: if this process stops before the push, the worker sends it then.
+            next_attempt_at=now + ORPHANED_PENDING_AFTER,
         )
+        replaced = _still_replaceable(replaces, now=now)
+        _carry(carried=[*carried, *replaced], into=edit, by=editor, now=now)
         contact_push_state_refresh(locked)
-        # A safety net: if this process stops before the push, the worker sends the edit later.
-        transaction.on_commit(
-            lambda: retry_schedule(edit_id=edit.pk, run_after=now + ORPHANED_PENDING_AFTER)
-        )
+        safety_net = {"edit_id": edit.pk, "run_after": edit.next_attempt_at}
+        transaction.on_commit(lambda: retry_schedule(**safety_net))
     return edit
+
+
+def _still_replaceable(edit: ContactEdit | None, *, now: datetime) -> list[ContactEdit]:
+    """The reopened edit, if it is still unfinished, not in flight and not carried already."""
+    if edit is None:
+        return []
+    locked = ContactEdit.objects.select_for_update().get(pk=edit.pk)
+    if not locked.is_unfinished or _in_flight(locked, now):
+        return []
+    return [locked]
+
+
+def _in_flight(edit: ContactEdit, now: datetime) -> bool:
+    return edit.in_flight_until is not None and edit.in_flight_until > now
+
+
+def _changes_carried(*, mirror: Values, edits: list[ContactEdit]) -> Changes:
+    """The changes of earlier edits still waiting, oldest first, each against the mirror."""
+    changes: Changes = {}
+    for edit in edits:
+        for key, (_before, after) in edit_changes(edit).items():
+            changes[key] = (mirror.get(key), after)
+    return {key: change for key, change in changes.items() if change[0] != change[1]}
+
+
+def _changes_rows(changes: Changes, *, carried: list[ContactEdit], mine: set[str]) -> list[dict]:
+    """The history's rows for an edit's changes; a value carried from another edit says whose."""
+    carried_from = {}
+    for edit in carried:
+        for key in edit_changes(edit):
+            carried_from[key] = edit
+    rows = []
+    for key, (before, after) in changes.items():
+        row = {"field": key, "label": _english_label(key), "before": before, "after": after}
+        if key not in mine and key in carried_from:
+            row["carried_from"] = carried_from[key].pk
+            row["carried_from_editor"] = carried_from[key].editor_username
+        rows.append(row)
+    return rows
+
+
+def _carry(
+    *, carried: list[ContactEdit], into: ContactEdit, by: AbstractBaseUser, now: datetime
+) -> None:
+    for edit in carried:
+        edit.state = ContactEdit.State.SUPERSEDED
+        edit.carried_into = into
+        edit.next_attempt_at = None
+        edit.finished_at = now
+        edit.finished_by = by
+        edit.save(
+            update_fields=["state", "carried_into", "next_attempt_at", "finished_at", "finished_by"]
+        )
 
 
 def _english_label(key: str) -> str:
@@ -176,17 +301,23 @@ def _english_label(key: str) -> str:
 
 
 def edit_discard(*, edit: ContactEdit, user: AbstractBaseUser) -> ContactEdit:
-    """Give up an unsent edit; the history keeps it, marked discarded, with who did it."""
+    """Give up an unsent edit; the history keeps it, marked discarded, with who did it.
+
+    Raises EditInFlight while it is being sent: its outcome is LiveDesk's to give.
+    """
     with transaction.atomic():
+        contact = Contact.objects.select_for_update().get(pk=edit.contact_id)
         locked = ContactEdit.objects.select_for_update().get(pk=edit.pk)
         if not locked.is_unfinished:
             return locked
+        if _in_flight(locked, timezone.now()):
+            raise EditInFlight(locked.pk)
         locked.state = ContactEdit.State.DISCARDED
         locked.next_attempt_at = None
         locked.finished_at = timezone.now()
         locked.finished_by = user
         locked.save(update_fields=["state", "next_attempt_at", "finished_at", "finished_by"])
-        contact_push_state_refresh(locked.contact)
+        contact_push_state_refresh(contact)
     return locked
 
 

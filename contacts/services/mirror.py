@@ -63,8 +63,12 @@ def mirror_values(remote: RemoteContact) -> dict[str, Any]:
     }
 
 
-def mirror_apply(*, contact: Contact, remote: RemoteContact, now: datetime) -> bool:
-    """Make `contact` LiveDesk's state; bump its version when anything changed. Saves it."""
+def mirror_apply(*, contact: Contact, remote: RemoteContact, as_of: datetime) -> bool:
+    """Make `contact` LiveDesk's state as of `as_of` (when the request that answered it was
+    sent); bump its version when anything changed. Saves it. An answer older than the state
+    the mirror holds changes nothing: False."""
+    if contact.synced_at > as_of:
+        return False
     values = mirror_values(remote)
     if remote.contact_inboxes is None:
         # An answer without inboxes says nothing about them: keep what we have.
@@ -74,7 +78,7 @@ def mirror_apply(*, contact: Contact, remote: RemoteContact, now: datetime) -> b
         setattr(contact, name, value)
     if changed:
         contact.version += 1
-    contact.synced_at = now
+    contact.synced_at = as_of
     contact.gone_at = None
     contact.save()
     return changed

@@ -1,17 +1,28 @@
-"""Delivering recorded edits to LiveDesk: the push, its outcome, retries and the worker's task."""
+"""Delivering recorded edits to LiveDesk: one push in flight per contact, in the order recorded.
+
+A push claims its edit in one transaction (the contact's row locked first, then the edit's: the
+one lock order of the app), leases it for the call's longest possible duration, calls PATCH,
+and records the outcome in another transaction. A process killed mid-call leaves a lease that
+runs out, after which the edit is due again; an answer older than the mirror's state never
+replaces it.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django_tasks import task
 
+from contacts.fields import contact_values, field_label, patch_body_build
 from contacts.livedesk import (
     LiveDeskClient,
     LiveDeskError,
@@ -25,9 +36,32 @@ from contacts.services.mirror import mirror_apply
 logger = logging.getLogger(__name__)
 
 # What a push's outcome writes on the edit.
-OUTCOME_FIELDS = ("state", "failure_kind", "http_status", "response_body", "error_message")
-# A pending edit older than this was orphaned (its process stopped before the push).
+OUTCOME_FIELDS = (
+    "state",
+    "failure_kind",
+    "http_status",
+    "response_body",
+    "error_message",
+    "in_flight_until",
+    "next_attempt_at",
+)
+# A pending edit not pushed by then was orphaned (its process stopped before the push).
 ORPHANED_PENDING_AFTER = timedelta(minutes=2)
+# How often a Save waiting for an earlier edit of the same contact looks again.
+WAIT_POLL_SECONDS = 0.1
+State = ContactEdit.State
+FailureKind = ContactEdit.FailureKind
+
+
+class Push(StrEnum):
+    """What one call of `edit_push` did."""
+
+    DELIVERED = "delivered"  # LiveDesk accepted it
+    FAILED = "failed"  # LiveDesk failed or refused it; recorded on the edit
+    CONFLICT = "conflict"  # a field it changes was changed meanwhile: not sent, for the agent
+    WAITING = "waiting"  # an earlier edit of the contact goes first: not sent yet
+    BUSY = "busy"  # another push of the contact is in flight: not sent yet
+    FINISHED = "finished"  # already delivered, carried into a newer edit or discarded
 
 
 @dataclass(frozen=True)
@@ -35,6 +69,7 @@ class PushResult:
     """An edit after a push, with LiveDesk's error when it failed."""
 
     edit: ContactEdit
+    outcome: Push
     error: LiveDeskError | None = None
 
     @property
@@ -55,73 +90,172 @@ class PushSummary:
     failed: int = 0
 
 
+def queued_edits(contact: Contact) -> QuerySet[ContactEdit]:
+    """The contact's edits still on their way to LiveDesk without the agent, oldest first:
+    pending ones, and transient failures with a retry scheduled."""
+    return contact.edits.filter(
+        Q(state=State.PENDING)
+        | Q(state=State.FAILED, failure_kind=FailureKind.TRANSIENT, next_attempt_at__isnull=False)
+    ).order_by("created_at", "id")
+
+
 def edit_push(*, edit_id: int, client: LiveDeskClient | None = None) -> PushResult:
-    """Send one recorded edit to LiveDesk and record the outcome; the mirror follows success."""
-    now = timezone.now()
-    with transaction.atomic():
-        edit = ContactEdit.objects.select_for_update().select_related("contact").get(pk=edit_id)
-        if not edit.is_unfinished:
-            return PushResult(edit)
-        edit.attempts += 1
-        edit.last_attempt_at = now
-        edit.next_attempt_at = None
-        edit.save(update_fields=["attempts", "last_attempt_at", "next_attempt_at"])
+    """Send one recorded edit to LiveDesk if it is its turn, and record the outcome."""
+    claimed = _push_claim(edit_id=edit_id)
+    if isinstance(claimed, PushResult):
+        return claimed
+    edit, sent_at = claimed
     client = client or LiveDeskClient()
     try:
         answer = client.contact_update(edit.contact.remote_id, edit.request_body)
     except LiveDeskError as error:
         logger.warning("Push of edit %s failed: %s", edit.pk, error.message)
-        return PushResult(_edit_push_failed(edit=edit, error=error), error)
-    return PushResult(_edit_push_succeeded(edit=edit, remote=answer.contact, status=answer.status))
+        return PushResult(_push_failed(edit=edit, error=error), Push.FAILED, error)
+    edit = _push_succeeded(edit=edit, remote=answer.contact, status=answer.status, sent_at=sent_at)
+    return PushResult(edit, Push.DELIVERED)
 
 
-def _edit_push_succeeded(*, edit: ContactEdit, remote: RemoteContact, status: int) -> ContactEdit:
-    now = timezone.now()
+def _push_claim(*, edit_id: int) -> PushResult | tuple[ContactEdit, datetime]:
+    """Lease the edit for one call, or say why it is not sent now."""
+    contact_id = ContactEdit.objects.values_list("contact_id", flat=True).get(pk=edit_id)
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().get(pk=contact_id)
+        edit = ContactEdit.objects.select_for_update().get(pk=edit_id)
+        # Read the time once the locks are held: it orders this push among the others.
+        now = timezone.now()
+        edit.contact = contact
+        if not edit.is_unfinished:
+            return PushResult(edit, Push.FINISHED)
+        unfinished = contact.edits.filter(state__in=ContactEdit.UNFINISHED_STATES)
+        if unfinished.filter(in_flight_until__gt=now).exists():
+            return PushResult(edit, Push.BUSY)
+        earlier = Q(created_at__lt=edit.created_at) | Q(created_at=edit.created_at, id__lt=edit.pk)
+        if queued_edits(contact).filter(earlier).exists():
+            return PushResult(edit, Push.WAITING)
+        changed = _changed_meanwhile(edit=edit, contact=contact)
+        if changed:
+            _conflict_record(edit=edit, contact=contact, keys=changed)
+            return PushResult(edit, Push.CONFLICT)
+        edit.request_body = patch_body_build(contact=contact, changes=edit_changes(edit))
+        edit.attempts += 1
+        edit.last_attempt_at = now
+        edit.in_flight_until = now + timedelta(seconds=settings.LIVEDESK_PUSH_LEASE_SECONDS)
+        edit.next_attempt_at = edit.in_flight_until
+        edit.save(
+            update_fields=[
+                "request_body",
+                "attempts",
+                "last_attempt_at",
+                "in_flight_until",
+                "next_attempt_at",
+            ]
+        )
+        # If this process dies mid-call, the worker takes the edit up when the lease runs out.
+        lease_end = {"edit_id": edit.pk, "run_after": edit.in_flight_until}
+        transaction.on_commit(lambda: retry_schedule(**lease_end))
+    return edit, now
+
+
+def edit_changes(edit: ContactEdit) -> dict[str, tuple[Any, Any]]:
+    """The edit's changes as field key -> (before, after)."""
+    return {change["field"]: (change.get("before"), change.get("after")) for change in edit.changes}
+
+
+def _changed_meanwhile(*, edit: ContactEdit, contact: Contact) -> list[str]:
+    """The keys whose value in the mirror is neither what the edit saw, nor what it sets, nor
+    what one of our own edits delivered since: someone else changed them after it was recorded."""
+    current = contact_values(contact)
+    delivered: dict[str, list[Any]] = {}
+    since = contact.edits.filter(
+        state=State.SUCCEEDED, finished_at__gte=edit.created_at
+    ).values_list("changes", flat=True)
+    for changes in since:
+        for change in changes:
+            delivered.setdefault(change["field"], []).append(change.get("after"))
+    return [
+        key
+        for key, (before, after) in edit_changes(edit).items()
+        if current.get(key) not in (before, after, *delivered.get(key, []))
+    ]
+
+
+def _conflict_record(*, edit: ContactEdit, contact: Contact, keys: list[str]) -> None:
+    edit.state = State.FAILED
+    edit.failure_kind = FailureKind.CONFLICT
+    edit.http_status = None
+    edit.response_body = None
+    edit.error_message = (
+        "Changed by someone else since this edit was made, so it was not sent: "
+        + ", ".join(field_label(key) for key in keys)
+        + ". Edit and resend it to choose the values."
+    )
+    edit.in_flight_until = None
+    edit.next_attempt_at = None
+    edit.save(update_fields=list(OUTCOME_FIELDS))
+    contact_push_state_refresh(contact)
+    transaction.on_commit(lambda: _next_queued_kick(contact_id=contact.pk))
+
+
+def _push_succeeded(
+    *, edit: ContactEdit, remote: RemoteContact, status: int, sent_at: datetime
+) -> ContactEdit:
     with transaction.atomic():
         contact = Contact.objects.select_for_update().get(pk=edit.contact_id)
-        mirror_apply(contact=contact, remote=remote, now=now)
-        edit.state = ContactEdit.State.SUCCEEDED
-        edit.failure_kind = ""
-        edit.http_status = status
-        edit.response_body = {"payload": remote.payload}
-        edit.error_message = ""
-        edit.finished_at = now
-        edit.save(update_fields=[*OUTCOME_FIELDS, "finished_at"])
-        contact_push_state_refresh(contact)
-    edit.contact = contact
-    return edit
-
-
-def _edit_push_failed(*, edit: ContactEdit, error: LiveDeskError) -> ContactEdit:
-    now = timezone.now()
-    with transaction.atomic():
         locked = ContactEdit.objects.select_for_update().get(pk=edit.pk)
-        if locked.is_unfinished:
-            edit.state = ContactEdit.State.FAILED
-        else:
-            # Discarded or superseded while the call was in flight: it stays so, never retried.
-            edit.state, edit.finished_at = locked.state, locked.finished_at
-            edit.finished_by_id = locked.finished_by_id
-        edit.failure_kind = (
-            ContactEdit.FailureKind.TRANSIENT
-            if error.transient
-            else ContactEdit.FailureKind.PERMANENT
-        )
-        edit.http_status = error.status
-        edit.response_body = error.body
-        edit.error_message = error.message
-        edit.next_attempt_at = (
-            _next_attempt_at(edit=edit, error=error, now=now) if edit.is_unfinished else None
-        )
-        edit.save(update_fields=[*OUTCOME_FIELDS, "next_attempt_at"])
+        now = timezone.now()
+        mirror_apply(contact=contact, remote=remote, as_of=sent_at)
+        locked.contact = contact
+        if not locked.is_unfinished:
+            # Its lease ran out and another process delivered it too: the history has it once.
+            logger.warning("Edit %s was delivered twice after its lease ran out", edit.pk)
+            return locked
+        locked.state = State.SUCCEEDED
+        locked.failure_kind = ""
+        locked.http_status = status
+        locked.response_body = {"payload": remote.payload}
+        locked.error_message = ""
+        locked.in_flight_until = None
+        locked.next_attempt_at = None
+        locked.finished_at = now
+        locked.save(update_fields=[*OUTCOME_FIELDS, "finished_at"])
+        contact_push_state_refresh(contact)
+        transaction.on_commit(lambda: _next_queued_kick(contact_id=contact.pk))
+    return locked
+
+
+def _push_failed(*, edit: ContactEdit, error: LiveDeskError) -> ContactEdit:
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().get(pk=edit.contact_id)
+        locked = ContactEdit.objects.select_for_update().get(pk=edit.pk)
+        now = timezone.now()
+        locked.contact = contact
+        if not locked.is_unfinished:
+            return locked
+        locked.state = State.FAILED
+        locked.failure_kind = FailureKind.TRANSIENT if error.transient else FailureKind.PERMANENT
+        locked.http_status = error.status
+        locked.response_body = error.body
+        locked.error_message = error.message
+        locked.in_flight_until = None
+        locked.next_attempt_at = _next_attempt_at(edit=locked, error=error, now=now)
+        if error.outcome_unknown:
+            # LiveDesk may still apply this call: hold the contact so that no newer push lands
+            # before it, and send it again only after that.
+            grace = timedelta(seconds=settings.LIVEDESK_UNKNOWN_OUTCOME_GRACE_SECONDS)
+            locked.in_flight_until = now + grace
+            if locked.next_attempt_at is not None:
+                locked.next_attempt_at = max(locked.next_attempt_at, locked.in_flight_until)
+        locked.save(update_fields=list(OUTCOME_FIELDS))
         if isinstance(error, LiveDeskNotFound):
-            Contact.objects.filter(pk=edit.contact_id, gone_at__isnull=True).update(gone_at=now)
-        contact_push_state_refresh(edit.contact)
-        if edit.next_attempt_at is not None:
-            transaction.on_commit(
-                lambda: retry_schedule(edit_id=edit.pk, run_after=edit.next_attempt_at)
-            )
-    return edit
+            Contact.objects.filter(pk=contact.pk, gone_at__isnull=True).update(gone_at=now)
+        contact_push_state_refresh(contact)
+        retry_at = locked.next_attempt_at
+        if retry_at is not None:
+            transaction.on_commit(lambda: retry_schedule(edit_id=locked.pk, run_after=retry_at))
+        else:
+            # It now waits for the agent: the edits queued behind it go on.
+            transaction.on_commit(lambda: _next_queued_kick(contact_id=contact.pk))
+    return locked
 
 
 def _next_attempt_at(*, edit: ContactEdit, error: LiveDeskError, now: datetime) -> datetime | None:
@@ -131,8 +265,22 @@ def _next_attempt_at(*, edit: ContactEdit, error: LiveDeskError, now: datetime) 
         settings.LIVEDESK_PUSH_BACKOFF_SECONDS * 2 ** (edit.attempts - 1),
         settings.LIVEDESK_PUSH_BACKOFF_MAX_SECONDS,
     )
-    retry_after = getattr(error, "retry_after", None) or 0
+    retry_after = min(getattr(error, "retry_after", None) or 0, settings.LIVEDESK_RETRY_AFTER_MAX)
     return now + timedelta(seconds=max(delay, retry_after))
+
+
+def _next_queued_kick(*, contact_id: int) -> None:
+    """Make the contact's next queued edit due now, if it is pending, and ask the worker for it."""
+    now = timezone.now()
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().filter(pk=contact_id).first()
+        following = queued_edits(contact).first() if contact is not None else None
+        if following is None:
+            return
+        if following.state == State.PENDING and following.next_attempt_at > now:
+            following.next_attempt_at = now
+            following.save(update_fields=["next_attempt_at"])
+    retry_schedule(edit_id=following.pk, run_after=following.next_attempt_at)
 
 
 def retry_schedule(*, edit_id: int, run_after: datetime) -> None:
@@ -140,7 +288,7 @@ def retry_schedule(*, edit_id: int, run_after: datetime) -> None:
     try:
         edit_push_task.using(run_after=run_after).enqueue(edit_id)
     except Exception:  # the periodic `push_pending` sweep still finds the edit
-        logger.exception("Could not schedule a retry of edit %s", edit_id)
+        logger.exception("Could not schedule a push of edit %s", edit_id)
 
 
 def contact_push_state_refresh(contact: Contact) -> None:
@@ -150,9 +298,9 @@ def contact_push_state_refresh(contact: Contact) -> None:
             "state", flat=True
         )
     )
-    if ContactEdit.State.FAILED in states:
+    if State.FAILED in states:
         push_state = Contact.PushState.FAILED
-    elif ContactEdit.State.PENDING in states:
+    elif State.PENDING in states:
         push_state = Contact.PushState.PENDING
     else:
         push_state = Contact.PushState.IN_SYNC
@@ -162,12 +310,12 @@ def contact_push_state_refresh(contact: Contact) -> None:
 
 
 def _edits_due(*, now: datetime) -> QuerySet[ContactEdit]:
+    """Edits the worker should push now: pending or failed transiently, their time come, and
+    not in flight (or their lease run out: the process pushing them was killed)."""
     return ContactEdit.objects.filter(
-        state=ContactEdit.State.FAILED,
-        failure_kind=ContactEdit.FailureKind.TRANSIENT,
+        Q(state=State.PENDING) | Q(state=State.FAILED, failure_kind=FailureKind.TRANSIENT),
+        Q(in_flight_until__isnull=True) | Q(in_flight_until__lte=now),
         next_attempt_at__lte=now,
-    ) | ContactEdit.objects.filter(
-        state=ContactEdit.State.PENDING, created_at__lte=now - ORPHANED_PENDING_AFTER
     )
 
 
@@ -181,27 +329,61 @@ def edit_push_if_due(*, edit_id: int, now: datetime | None = None) -> ContactEdi
 def edits_push_due(
     *, now: datetime | None = None, client: LiveDeskClient | None = None
 ) -> PushSummary:
-    """Push once every edit due for delivery: transient failures whose wait is over, orphans."""
+    """Push once every edit due for delivery, oldest first; one failing edit stops no other."""
     summary = PushSummary()
     client = client or LiveDeskClient()
     due = _edits_due(now=now or timezone.now())
     for edit_id in due.order_by("created_at", "id").values_list("pk", flat=True):
-        edit = edit_push(edit_id=edit_id, client=client).edit
-        summary.attempted += 1
-        if edit.state == ContactEdit.State.SUCCEEDED:
-            summary.succeeded += 1
-        else:
+        try:
+            result = edit_push(edit_id=edit_id, client=client)
+        except Exception:
+            logger.exception("Push of edit %s broke; the sweep goes on", edit_id)
+            summary.attempted += 1
             summary.failed += 1
+            continue
+        if result.outcome in (Push.DELIVERED, Push.FAILED, Push.CONFLICT):
+            summary.attempted += 1
+            if result.outcome == Push.DELIVERED:
+                summary.succeeded += 1
+            else:
+                summary.failed += 1
     return summary
 
 
-def edit_retry(*, edit: ContactEdit) -> ContactEdit:
-    """Send a failed edit again now, at the agent's request."""
-    return edit_push(edit_id=edit.pk).edit
+def edit_deliver(*, edit_id: int, budget_seconds: float) -> tuple[PushResult, ContactEdit]:
+    """Push an edit within an agent's wait: past the budget it stays queued for the worker.
+
+    Waits while an earlier edit of the contact goes first, and follows the edit into the newer
+    edit its values were carried into. Answers the last push and the edit it concerned.
+    """
+    deadline = time.monotonic() + budget_seconds
+    connect, read = settings.LIVEDESK_TIMEOUT
+    client = LiveDeskClient(
+        timeout=(min(connect, budget_seconds), min(read, budget_seconds)),
+        retries=min(1, settings.LIVEDESK_RETRIES),
+        retry_after_cap=min(1.0, budget_seconds),
+    )
+    with client:
+        while True:
+            result = edit_push(edit_id=edit_id, client=client)
+            edit = result.edit
+            if edit.state == State.SUPERSEDED and edit.carried_into_id:
+                edit_id = edit.carried_into_id
+                continue
+            if result.outcome in (Push.WAITING, Push.BUSY) and time.monotonic() < deadline:
+                time.sleep(WAIT_POLL_SECONDS)
+                continue
+            return result, edit
+
+
+def edit_retry(*, edit: ContactEdit) -> PushResult:
+    """Send an unfinished edit again now, at the agent's request."""
+    return edit_deliver(edit_id=edit.pk, budget_seconds=settings.LIVEDESK_SAVE_BUDGET_SECONDS)[0]
 
 
 @task()
 def edit_push_task(edit_id: int) -> str:
-    """Deliver one edit whose retry is due, or which its own request never sent."""
+    """Deliver one edit whose time has come: a retry, the next in its contact's queue, or one
+    which its own request never sent."""
     edit = edit_push_if_due(edit_id=edit_id)
     return "not due" if edit is None else edit.state

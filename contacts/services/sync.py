@@ -9,6 +9,8 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from contacts.livedesk import (
@@ -66,9 +68,14 @@ def contacts_sync(
     page_size = page_size or settings.LIVEDESK_SYNC_PAGE_SIZE
     started_at = timezone.now()
     summary = SyncSummary()
+    pages = client.contacts_iter(page_size=page_size)
     try:
-        for page in client.contacts_iter(page_size=page_size):
-            _sync_page(page.contacts, summary=summary)
+        while True:
+            requested_at = timezone.now()
+            page = next(pages, None)
+            if page is None:
+                break
+            _sync_page(page.contacts, summary=summary, as_of=requested_at)
             for payload, reason in page.rejected:
                 summary.failed += 1
                 summary.errors.append(f"{reason} ({str(payload)[:200]})")
@@ -98,6 +105,7 @@ def _gone_flag(*, client: LiveDeskClient, started_at: datetime, summary: SyncSum
         summary.gone += unseen.update(gone_at=timezone.now())
         return
     found, gone_ids = [], []
+    requested_at = timezone.now()
     for remote_id in remote_ids:
         try:
             found.append(client.contact_get(remote_id))
@@ -106,29 +114,33 @@ def _gone_flag(*, client: LiveDeskClient, started_at: datetime, summary: SyncSum
         except LiveDeskProtocolError as error:
             summary.failed += 1
             summary.errors.append(f"#{remote_id}: {error.message}")
-    _sync_page(found, summary=summary)
+    _sync_page(found, summary=summary, as_of=requested_at)
     if gone_ids:
         summary.gone += Contact.objects.filter(remote_id__in=gone_ids, gone_at__isnull=True).update(
             gone_at=timezone.now()
         )
 
 
-def _sync_page(remotes: list[RemoteContact], *, summary: SyncSummary) -> None:
+def _sync_page(remotes: list[RemoteContact], *, summary: SyncSummary, as_of: datetime) -> None:
+    """Write one page of LiveDesk's contacts, as of when it was asked for, in one upsert.
+
+    A contact whose mirror holds a newer state (a push answered after this page was asked
+    for) keeps it.
+    """
     if not remotes:
         return
-    now = timezone.now()
     by_id = {remote.remote_id: remote for remote in remotes}
     with transaction.atomic():
         stored = {
-            remote_id: (payload, version)
-            for remote_id, payload, version in Contact.objects.select_for_update()
+            remote_id: (payload, version, synced_at)
+            for remote_id, payload, version, synced_at in Contact.objects.select_for_update()
             .filter(remote_id__in=by_id)
-            .values_list("remote_id", "remote_payload", "version")
+            .values_list("remote_id", "remote_payload", "version", "synced_at")
         }
         upserts, unchanged_ids = [], []
         for remote_id, remote in by_id.items():
             previous = stored.get(remote_id)
-            if previous is not None and previous[0] == remote.payload:
+            if previous is not None and (previous[0] == remote.payload or previous[2] > as_of):
                 unchanged_ids.append(remote_id)
                 continue
             version = 1 if previous is None else previous[1] + 1
@@ -136,7 +148,7 @@ def _sync_page(remotes: list[RemoteContact], *, summary: SyncSummary) -> None:
                 Contact(
                     remote_id=remote_id,
                     version=version,
-                    synced_at=now,
+                    synced_at=as_of,
                     gone_at=None,
                     **mirror_values(remote),
                 )
@@ -153,7 +165,9 @@ def _sync_page(remotes: list[RemoteContact], *, summary: SyncSummary) -> None:
                 update_fields=[*MIRROR_FIELDS, "version", "synced_at", "gone_at"],
             )
         if unchanged_ids:
-            Contact.objects.filter(remote_id__in=unchanged_ids).update(synced_at=now, gone_at=None)
+            Contact.objects.filter(remote_id__in=unchanged_ids).update(
+                synced_at=Greatest(F("synced_at"), Value(as_of)), gone_at=None
+            )
         summary.unchanged += len(unchanged_ids)
 
 
@@ -174,6 +188,7 @@ class RefreshResult:
 def contact_refresh(*, contact: Contact, client: LiveDeskClient | None = None) -> RefreshResult:
     """Fetch one contact from LiveDesk into the mirror; flags it gone on a 404."""
     client = client or LiveDeskClient()
+    requested_at = timezone.now()
     try:
         remote = client.contact_get(contact.remote_id)
     except LiveDeskNotFound:
@@ -184,7 +199,7 @@ def contact_refresh(*, contact: Contact, client: LiveDeskClient | None = None) -
         return RefreshResult(contact, Refreshed.FAILED, error.message)
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
-        changed = mirror_apply(contact=locked, remote=remote, now=timezone.now())
+        changed = mirror_apply(contact=locked, remote=remote, as_of=requested_at)
     contact.refresh_from_db()
     return RefreshResult(contact, Refreshed.CHANGED if changed else Refreshed.UNCHANGED)
 

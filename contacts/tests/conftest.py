@@ -68,3 +68,16 @@ def agent_client(agent) -> Client:
 @pytest.fixture
 def no_client_retries(settings):
     settings.LIVEDESK_RETRIES = 0
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """On SQLite, test in a file as the app runs (WAL, immediate transactions), not in memory:
+    tests with concurrent writers then meet SQLite's real write lock."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        database.setdefault("TEST", {})["NAME"] = str(
+            tmp_path_factory.mktemp("database") / "test.sqlite3"
+        )

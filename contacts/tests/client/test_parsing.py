@@ -85,7 +85,7 @@ def test_parse_contact_accepts_the_documented_odd_types():
     assert contact.additional_attributes == {} and contact.custom_attributes == {}
     assert contact.contact_inboxes is None
     assert contact.created_at == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
-    assert contact.payload is payload
+    assert contact.payload == payload
 
 
 @pytest.mark.parametrize("payload", [None, [], "318001", {}, {"id": None}, {"id": "abc"}])

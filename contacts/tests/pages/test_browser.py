@@ -271,7 +271,9 @@ def test_an_edit_livedesk_fails_is_kept_and_delivered_by_retry_now(agent_page, s
     page.get_by_label("City").fill("Phuket")
     page.get_by_role("button", name="Save to LiveDesk").click()
 
-    expect(page.get_by_role("alert").filter(has_text="will be retried")).to_be_visible()
+    expect(
+        page.get_by_role("alert").filter(has_text="will be sent again automatically")
+    ).to_be_visible()
     expect(page.get_by_text("This edit did not reach LiveDesk")).to_be_visible()
     expect(page.get_by_text("Push state: Failed")).to_be_visible()
     history = page.get_by_role("region", name="History")

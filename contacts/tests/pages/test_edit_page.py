@@ -128,7 +128,10 @@ def test_transient_failure_keeps_the_edit_and_shows_it_on_the_contact(
 
     assert response.redirect_chain[-1][0] == contact.get_absolute_url()
     text = page_text(response)
-    assert "LiveDesk could not be reached; your edit is saved and will be retried" in text
+    assert (
+        "Your edit is saved but did not reach LiveDesk yet (LiveDesk failed with HTTP 503" in text
+    )
+    assert "It will be sent again automatically." in text
     assert "This edit did not reach LiveDesk" in text
     assert "Retry now" in text and "Edit and resend" in text and "Discard" in text
     assert "HTTP 503" in text
@@ -160,7 +163,7 @@ def test_hanging_livedesk_keeps_the_edit_as_failed(sandbox, agent_client, settin
 
     response = edit_post(agent_client, contact, name="Ann Smith")
 
-    assert "will be retried automatically" in page_text(response)
+    assert "It will be sent again automatically." in page_text(response)
     assert ContactEdit.objects.get().state == ContactEdit.State.FAILED
 
 
@@ -241,6 +244,38 @@ def test_resending_an_unfinished_edit_supersedes_it(sandbox, agent_client, no_cl
         "additional_attributes": {"city": "Phuket"},
     }
     assert "Saved" in page_text(response)
+
+
+def test_resending_a_held_edit_replaces_it_and_the_history_says_where_it_went(
+    sandbox, agent_client
+):
+    contact = contact_synced(sandbox=sandbox, name="Ann", email="ann@example.com")
+    sandbox.store.create_contact(name="Bob", email="bob@example.com")
+    edit_post(agent_client, contact, email="bob@example.com")
+    held = ContactEdit.objects.get()
+    assert held.failure_kind == ContactEdit.FailureKind.PERMANENT
+
+    edit_post(agent_client, contact, query=f"?edit={held.pk}", email="ann@acme.example")
+
+    held.refresh_from_db()
+    resent = ContactEdit.objects.exclude(pk=held.pk).get()
+    assert (held.state, held.carried_into) == (ContactEdit.State.SUPERSEDED, resent)
+    assert resent.state == ContactEdit.State.SUCCEEDED
+    history = page_text(agent_client.get(contact.get_absolute_url()))
+    assert f"Sent within edit #{resent.pk}" in history
+
+
+def test_a_plain_edit_shows_livedesks_values_not_another_agents_unfinished_edit(
+    sandbox, agent_client, no_client_retries
+):
+    contact = contact_synced(sandbox=sandbox, name="Ann")
+    sandbox.faults.fail_next = 1
+    edit_post(agent_client, contact, name="Ann Smith")
+
+    response = agent_client.get(reverse("contacts:edit", args=[contact.remote_id]))
+
+    assert response.context["form"]["name"].value() == "Ann"
+    assert response.context["unfinished_count"] == 1
 
 
 def test_conflict_shows_their_value_and_yours(sandbox, agent_client):

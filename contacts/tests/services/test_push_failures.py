@@ -156,7 +156,7 @@ def test_each_push_of_a_failing_edit_counts_an_attempt(sandbox, agent, settings)
 
     edit = edit_submit(contact=contact, editor=agent, changes={"name": "Ann Smith"})
     services.edit_retry(edit=edit)
-    edit = services.edit_retry(edit=edit)
+    edit = services.edit_retry(edit=edit).edit
 
     edit.refresh_from_db()
     assert edit.attempts == 3

@@ -216,26 +216,35 @@ def test_newer_edit_supersedes_unfinished_ones(sandbox, agent, no_client_retries
     assert services.edits_push_due(now=timezone.now() + timedelta(days=1)).attempted == 0
 
 
-def test_edit_discarded_while_its_push_was_in_flight_stays_discarded(
+def test_an_edit_cannot_be_discarded_while_its_push_is_in_flight(
     sandbox, agent, no_client_retries, monkeypatch, django_capture_on_commit_callbacks
 ):
     contact = contact_synced(sandbox=sandbox, name="Ann")
     sandbox.faults.fail_next = 1
     real_contact_update = LiveDeskClient.contact_update
+    refused = []
 
-    def contact_update_while_discarded(self, remote_id, changes):
-        services.edit_discard(edit=ContactEdit.objects.get(), user=agent)
+    def contact_update_while_discarding(self, remote_id, changes):
+        try:
+            services.edit_discard(edit=ContactEdit.objects.get(), user=agent)
+        except services.EditInFlight:
+            refused.append(True)
         return real_contact_update(self, remote_id, changes)
 
-    monkeypatch.setattr(LiveDeskClient, "contact_update", contact_update_while_discarded)
+    monkeypatch.setattr(LiveDeskClient, "contact_update", contact_update_while_discarding)
 
     with django_capture_on_commit_callbacks(execute=True):
         edit = edit_submit(contact=contact, editor=agent, changes={"name": "Ann Smith"})
 
     edit.refresh_from_db()
-    contact.refresh_from_db()
-    assert edit.state == ContactEdit.State.DISCARDED
+    assert refused == [True]
+    assert edit.state == ContactEdit.State.FAILED
     assert edit.http_status == 503
-    assert edit.next_attempt_at is None
-    assert retries_enqueued() == []
+    assert edit.in_flight_until is None
+    assert edit.next_attempt_at is not None
+
+    discarded = services.edit_discard(edit=edit, user=agent)
+
+    contact.refresh_from_db()
+    assert discarded.state == ContactEdit.State.DISCARDED
     assert contact.push_state == Contact.PushState.IN_SYNC
