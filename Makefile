@@ -7,7 +7,7 @@ PORT ?= 8000
 SANDBOX_PORT ?= 8765
 SEED ?= 300
 
-.PHONY: run test lint format sandbox worker sync push-pending bench-sync bench-admin bench-faults bench-concurrency messages clean
+.PHONY: run test lint format sandbox worker sync push-pending bench-sync bench-admin bench-faults bench-concurrency bench-push messages clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +56,9 @@ bench-admin: $(VENV)/.test
 
 bench-faults: $(VENV)/.runtime
 	$(PY) scripts/bench_faults.py
+
+bench-push: $(VENV)/.runtime
+	$(PY) scripts/bench_push.py
 
 # 20 agents over HTTP on SQLite, then on PostgreSQL when one answers on 127.0.0.1:5432
 # (BENCH_DATABASE_URL names another server).

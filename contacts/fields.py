@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from django.db import models
+from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -231,17 +232,18 @@ def values_with_changes(values: Values, changes: Changes) -> Values:
     return result
 
 
-def patch_body_build(*, contact: Contact, changes: Changes) -> dict[str, Any]:
-    """The smallest correct PATCH body for `changes` against the mirror.
+def patch_body_build(*, changes: Changes, social_profiles: dict[str, Any]) -> dict[str, Any]:
+    """The smallest correct PATCH body for `changes`.
 
     Changed top-level fields only; inside additional_attributes only the changed keys, except
-    social_profiles, which the server replaces whole and so is always sent whole (the mirror's
-    networks with the changed ones applied); inside custom_attributes only the changed keys, a
-    removed key being sent as null.
+    social_profiles, which the server replaces whole: it is sent as `social_profiles` (LiveDesk's
+    current object) with the changed networks set, every other network as it is there, and a
+    network it does not have left out rather than sent empty. Inside custom_attributes only
+    the changed keys, a removed key being sent as null.
     """
     registry = fields_by_key()
     body: dict[str, Any] = {}
-    social_changed = False
+    networks: dict[str, Any] = {}
     for key, (_before, after) in changes.items():
         field = registry.get(key)
         if key.startswith(CUSTOM_PREFIX):
@@ -249,20 +251,24 @@ def patch_body_build(*, contact: Contact, changes: Changes) -> dict[str, Any]:
         elif field is None or not field.editable:
             raise ValueError(f"{key!r} is not an editable contact field.")
         elif field.section == Section.SOCIAL:
-            social_changed = True
+            networks[field.attribute] = after
         elif field.section == Section.ADDITIONAL:
             body.setdefault("additional_attributes", {})[field.attribute] = after
         else:
             body[field.wire_name or field.attribute] = after
-    if social_changed:
-        # The mirror's networks, not the form's: another change since the form opened survives.
-        profiles = dict(contact.social_profiles)
-        for network in social_networks():
-            key = SOCIAL_PREFIX + network
-            current = profiles.get(network)
-            profiles[network] = changes[key][1] if key in changes else _text(current)
+    if networks:
+        profiles = dict(social_profiles)
+        for network, after in networks.items():
+            if after or network in profiles:
+                profiles[network] = after
         body.setdefault("additional_attributes", {})["social_profiles"] = profiles
     return body
+
+
+def english_label(key: str) -> str:
+    """The field's label in English: the one an audit row keeps (pages translate the key)."""
+    with translation.override("en"):
+        return field_label(key)
 
 
 def livedesk_name_key(name: str) -> str | None:
@@ -277,7 +283,3 @@ def livedesk_name_key(name: str) -> str | None:
     if (field is not None and field.editable) or name.startswith(CUSTOM_PREFIX):
         return name
     return None
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)

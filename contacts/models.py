@@ -123,6 +123,14 @@ class ContactEdit(models.Model):
         AGENT = "agent", _("Agent page")
         ADMIN = "admin", _("Admin")
         ADMIN_ACTION = "admin_action", _("Admin action")
+        # A change made outside this app (LiveDesk's dashboard, a bot...), seen here: never sent.
+        LIVEDESK = "livedesk", _("LiveDesk")
+
+    class SeenVia(models.TextChoices):
+        WEBHOOK = "webhook", _("LiveDesk's webhook")
+        REFRESH = "refresh", _("a refresh")
+        SYNC = "sync", _("a sync")
+        PUSH = "push", _("the read before a push")
 
     # The only fields a push, a discard or a newer edit may change after the row is written.
     TRANSITION_FIELDS = frozenset(
@@ -137,6 +145,7 @@ class ContactEdit(models.Model):
             "last_attempt_at",
             "next_attempt_at",
             "in_flight_until",
+            "livedesk_before",
             "finished_at",
             "finished_by",
             "carried_into",
@@ -189,6 +198,10 @@ class ContactEdit(models.Model):
         related_name="+",
         verbose_name=_("discarded or superseded by"),
     )
+    # What LiveDesk held, read just before the last PATCH was sent (read before write).
+    livedesk_before = models.JSONField(_("LiveDesk before the push"), null=True, blank=True)
+    # For a change made outside this app: how it was seen.
+    seen_via = models.CharField(_("seen via"), max_length=16, choices=SeenVia.choices, blank=True)
     # While a push is in flight: until when; a push abandoned by a killed process is due after.
     in_flight_until = models.DateTimeField(_("in flight until"), null=True, blank=True)
     carried_into = models.ForeignKey(
@@ -290,3 +303,32 @@ class CustomAttributeDefinition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} ({self.key})"
+
+
+class WebhookDelivery(models.Model):
+    """One contact event LiveDesk's webhook delivered and this app processed: each delivery is
+    applied once, so a replay changes nothing and is not recorded again."""
+
+    class Outcome(models.TextChoices):
+        CREATED = "created", _("Contact created in the mirror")
+        APPLIED = "applied", _("Mirror updated")
+        UNCHANGED = "unchanged", _("Mirror already up to date")
+        STALE = "stale", _("Older than the mirror's state: ignored")
+
+    # X-Chatwoot-Delivery, or "sha256:" and the SHA-256 of the body when none was sent.
+    delivery_id = models.CharField(_("delivery id"), max_length=255, unique=True)
+    received_at = models.DateTimeField(_("received"), default=timezone.now)
+    # When the event happened, as far as this app can tell (see contacts.services.webhooks).
+    event_at = models.DateTimeField(_("event time"))
+    event = models.CharField(_("event"), max_length=64)
+    remote_id = models.BigIntegerField(_("LiveDesk id"))
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        indexes = [models.Index(fields=["-received_at"], name="webhook_received_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.remote_id}: {self.outcome} ({self.delivery_id})"

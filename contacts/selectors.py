@@ -185,11 +185,13 @@ def edit_history(
     agent: str = "",
     contact: str = "",
     state: str = "",
+    source: str = "",
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> QuerySet[ContactEdit]:
-    """Every edit, newest first, filtered by agent, contact (LiveDesk id or name), outcome and
-    day range (in the site's time zone, both days included)."""
+    """Every edit, newest first, filtered by agent, contact (LiveDesk id or name), outcome,
+    source (an agent page, the admin, or LiveDesk for changes made outside this app) and day
+    range (in the site's time zone, both days included)."""
     edits = ContactEdit.objects.select_related("contact")
     if agent.strip():
         edits = edits.filter(editor_username__iexact=agent.strip())
@@ -201,6 +203,8 @@ def edit_history(
         edits = edits.filter(contact__name__icontains=contact)
     if state:
         edits = edits.filter(state=state)
+    if source:
+        edits = edits.filter(source=source)
     if date_from:
         edits = edits.filter(created_at__gte=_day_start(date_from))
     if date_to:

@@ -15,6 +15,7 @@ from contacts.edit_flow import RELOAD_BUTTON, contact_edit_page
 from contacts.fields import Section, section_fields
 from contacts.forms import ContactFilterForm, EditHistoryFilterForm
 from contacts.models import Contact, ContactEdit
+from contacts.services.sync import contact_refresh_if_stale
 
 PAGE_SIZE = 50
 
@@ -42,15 +43,22 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _livedesk_unreachable(refreshed: services.RefreshResult | None) -> bool:
+    """The page shows the mirror's copy because LiveDesk did not answer in time."""
+    return refreshed is not None and refreshed.outcome == services.Refreshed.FAILED
+
+
 @require_GET
 @_can_view
 def contact_detail(request: HttpRequest, remote_id: int) -> HttpResponse:
     contact = get_object_or_404(Contact, remote_id=remote_id)
+    refreshed = contact_refresh_if_stale(contact=contact)
     return render(
         request,
         "contacts/contact_detail.html",
         {
             "contact": contact,
+            "livedesk_unreachable": _livedesk_unreachable(refreshed),
             "unfinished_edits": selectors.contact_unfinished_edits(contact=contact),
             "history": selectors.contact_history(contact=contact),
             "sections": [
@@ -67,6 +75,9 @@ def contact_detail(request: HttpRequest, remote_id: int) -> HttpResponse:
 @_can_change
 def contact_edit(request: HttpRequest, remote_id: int) -> HttpResponse:
     contact = get_object_or_404(Contact, remote_id=remote_id)
+    # The form opens on LiveDesk's current values. A save needs no refresh: its push reads
+    # LiveDesk first.
+    refreshed = contact_refresh_if_stale(contact=contact) if request.method == "GET" else None
     # "Edit and resend" opens one unfinished edit's values; a plain edit shows LiveDesk's.
     asked = request.GET.get("edit")
     open_edit = selectors.contact_open_edit(contact=contact, edit_id=asked) if asked else None
@@ -83,6 +94,7 @@ def contact_edit(request: HttpRequest, remote_id: int) -> HttpResponse:
         return redirect(contact)
     context = {
         "contact": contact,
+        "livedesk_unreachable": _livedesk_unreachable(refreshed),
         "form": page.form,
         "outcome": page.outcome,
         "conflicts": page.conflicts,

@@ -153,6 +153,23 @@ LIVEDESK_UNKNOWN_OUTCOME_GRACE_SECONDS = env.int(
 )
 # The largest answer read from LiveDesk; a larger one is refused, never stored.
 LIVEDESK_MAX_RESPONSE_BYTES = env.int("LIVEDESK_MAX_RESPONSE_BYTES", default=10 * 1024 * 1024)
+# A contact's page and edit form refresh it from LiveDesk first when the mirror's copy is older
+# than this (0: every time), waiting this long at most (connect, then read) before showing the
+# mirror's copy and saying as of when.
+LIVEDESK_FRESH_SECONDS = env.int("LIVEDESK_FRESH_SECONDS", default=60)
+LIVEDESK_FRESH_TIMEOUT_SECONDS = env.float("LIVEDESK_FRESH_TIMEOUT_SECONDS", default=2.0)
+# The worker syncs the whole mirror this often (0: never by itself; `manage.py schedule_sync`
+# starts the chain).
+LIVEDESK_SYNC_INTERVAL_SECONDS = env.int("LIVEDESK_SYNC_INTERVAL_SECONDS", default=6 * 60 * 60)
+# LiveDesk's webhook, POST /webhooks/livedesk/: a delivery is accepted with a valid
+# X-Chatwoot-Signature (HMAC-SHA256 of "<timestamp>.<body>" with this secret) or with
+# ?token=<this secret> in the URL. Empty (the default, DEBUG or not): webhooks are off and the
+# endpoint answers 404. `make run` sets a demo secret for the sandbox.
+LIVEDESK_WEBHOOK_SECRET = env.str("LIVEDESK_WEBHOOK_SECRET", default="")
+# A signature's X-Chatwoot-Timestamp further than this from now (either way) is refused.
+LIVEDESK_WEBHOOK_MAX_SKEW_SECONDS = _env(env.int, "LIVEDESK_WEBHOOK_MAX_SKEW_SECONDS", 300)
+# The largest webhook body read; a larger one is answered 413.
+LIVEDESK_WEBHOOK_MAX_BYTES = _env(env.int, "LIVEDESK_WEBHOOK_MAX_BYTES", 1024 * 1024)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

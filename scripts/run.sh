@@ -21,7 +21,12 @@ stop_pidfile var/worker.pid
 
 $PY manage.py migrate --no-input -v 0
 
-$PY manage.py livedesk_sandbox --port "$SANDBOX_PORT" --seed "$SEED" >var/sandbox.log 2>&1 &
+# The sandbox sends a signed webhook to the app for each change made through its API; both read
+# the secret from the environment (`--webhook-secret` defaults to it), so it is not on a
+# command line. A demo value unless LIVEDESK_WEBHOOK_SECRET is set.
+export LIVEDESK_WEBHOOK_SECRET="${LIVEDESK_WEBHOOK_SECRET:-sandbox-demo-webhook-secret}"
+$PY manage.py livedesk_sandbox --port "$SANDBOX_PORT" --seed "$SEED" \
+    --webhook-url "http://127.0.0.1:$PORT/webhooks/livedesk/" >var/sandbox.log 2>&1 &
 echo $! >var/sandbox.pid
 $PY - "$SANDBOX_PORT" <<'PYEOF'
 import sys, time, urllib.request
@@ -42,6 +47,7 @@ export LIVEDESK_BASE_URL="${LIVEDESK_BASE_URL:-http://127.0.0.1:$SANDBOX_PORT}"
 $PY manage.py sync_contacts
 $PY manage.py demo_logins
 $PY manage.py push_pending
+$PY manage.py schedule_sync
 
 $PY manage.py db_worker --no-reload >var/worker.log 2>&1 &
 echo $! >var/worker.pid
@@ -58,6 +64,7 @@ cat <<MSG
     agent login:  agent / livedesk-demo      (contact pages)
     admin login:  admin / livedesk-demo      (also http://127.0.0.1:$PORT/admin/)
   LiveDesk sandbox: http://127.0.0.1:$SANDBOX_PORT (logs in var/sandbox.log, worker in var/worker.log)
+    its changes reach the app through the webhook http://127.0.0.1:$PORT/webhooks/livedesk/
   Press Ctrl-C to stop everything.
 
 MSG

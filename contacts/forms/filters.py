@@ -93,6 +93,9 @@ class EditHistoryFilterForm(forms.Form):
     state = forms.ChoiceField(
         label=_("Outcome"), choices=[("", _("Any")), *ContactEdit.State.choices], required=False
     )
+    source = forms.ChoiceField(
+        label=_("Source"), choices=[("", _("Any")), *ContactEdit.Source.choices], required=False
+    )
     date_from = forms.DateField(
         label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -112,6 +115,7 @@ class EditHistoryFilterForm(forms.Form):
             "agent": data.get("agent", ""),
             "contact": data.get("contact", ""),
             "state": data.get("state", ""),
+            "source": data.get("source", ""),
             "date_from": data.get("date_from"),
             "date_to": data.get("date_to"),
         }

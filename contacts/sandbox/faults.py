@@ -27,6 +27,9 @@ class Faults:
     hang_next: int = 0
     hang_seconds: float = 30.0
     quirks: bool = False
+    # Only calls with one of these HTTP methods meet the faults ("PATCH", "GET,PATCH"...);
+    # empty: every call.
+    methods: str = ""
 
     @classmethod
     def from_dict(cls, settings: dict) -> "Faults":
@@ -41,6 +44,8 @@ class Faults:
             wanted = known[key].type
             if wanted is bool:
                 valid = isinstance(value, bool)
+            elif wanted is str:
+                valid = isinstance(value, str) and len(value) <= 64
             elif wanted is int:
                 valid = isinstance(value, int) and not isinstance(value, bool) and value >= 0
             else:
@@ -59,9 +64,12 @@ class Faults:
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
 
-    def take(self, rng: Random) -> tuple[float, float, Answer | None, bool]:
+    def take(self, rng: Random, method: str = "") -> tuple[float, float, Answer | None, bool]:
         """Consume one call's share, counting down: (delay, hang, failure answer, quirks)."""
         delay = max(self.latency_ms, 0) / 1000
+        chosen = {name.strip().upper() for name in self.methods.split(",") if name.strip()}
+        if chosen and method.upper() not in chosen:
+            return delay, 0.0, None, self.quirks
         hang = 0.0
         if self.hang_next > 0:
             self.hang_next -= 1

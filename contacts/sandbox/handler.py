@@ -18,6 +18,7 @@ from .faults import Faults, quirky
 from .query import DEFAULT_PAGE_SIZE
 from .store import ContactNotFound
 from .validation import ValidationFailed
+from .webhooks import contact_created_event, contact_updated_event
 
 if TYPE_CHECKING:
     from .server import SandboxServer
@@ -54,6 +55,9 @@ class Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "LiveDeskSandbox/1.0"
+    # Headers and body go out in separate writes: without this, the client waits out a
+    # delayed ACK (about 40 ms) on every call.
+    disable_nagle_algorithm = True
 
     @property
     def sandbox(self) -> "SandboxServer":
@@ -142,7 +146,7 @@ class Handler(BaseHTTPRequestHandler):
             {key: values[0] if len(values) == 1 else values for key, values in query.items()},
             recorded_body,
         )
-        delay, hang, failure, quirks = sandbox.take_faults()
+        delay, hang, failure, quirks = sandbox.take_faults(self.command)
         if sandbox.sleep(delay) or sandbox.sleep(hang):
             self.close_connection = True
             return None
@@ -202,22 +206,30 @@ class Handler(BaseHTTPRequestHandler):
             created = self.sandbox.store.create_from_api(body)
         except ValidationFailed as failure:
             return Answer(HTTPStatus.UNPROCESSABLE_ENTITY, failure.as_body())
+        self.sandbox.notify(contact_created_event(created["contact"]))
         if quirks:
             created["contact"] = quirky(created["contact"])
         return Answer(HTTPStatus.OK, {"payload": created})
 
     def _update(self, *, contact_id, query, body, quirks, **_) -> Answer:
         try:
-            contact = self.sandbox.store.update_contact(
-                contact_id,
-                body,
-                include_contact_inboxes=_flag(query, "include_contact_inboxes", False),
+            contact = self._update_and_notify(
+                contact_id, body, _flag(query, "include_contact_inboxes", False)
             )
         except ContactNotFound:
             return Answer(HTTPStatus.NOT_FOUND, NOT_FOUND)
         except ValidationFailed as failure:
             return Answer(HTTPStatus.UNPROCESSABLE_ENTITY, failure.as_body())
         return Answer(HTTPStatus.OK, {"payload": quirky(contact) if quirks else contact})
+
+    def _update_and_notify(self, contact_id: int, body: dict, include_inboxes: bool) -> dict:
+        """Apply a PATCH and send the webhook's `contact_updated` when anything changed."""
+        store = self.sandbox.store
+        before = store.get_contact(contact_id, include_contact_inboxes=False)
+        contact = store.update_contact(contact_id, body, include_contact_inboxes=include_inboxes)
+        if before is not None:
+            self.sandbox.notify(contact_updated_event(before, contact))
+        return contact
 
     # Control endpoints: no auth, no faults, not recorded.
 
@@ -260,9 +272,8 @@ class Handler(BaseHTTPRequestHandler):
                 if error is not None:
                     return error
                 try:
-                    contact = sandbox.store.update_contact(
-                        contact_id, body, include_contact_inboxes=include_inboxes
-                    )
+                    # As another LiveDesk user's change: the webhook tells about it too.
+                    contact = self._update_and_notify(contact_id, body, include_inboxes)
                 except ValidationFailed as failure:
                     return Answer(HTTPStatus.UNPROCESSABLE_ENTITY, failure.as_body())
                 except ContactNotFound:

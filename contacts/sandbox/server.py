@@ -3,8 +3,8 @@
 API calls live under /api/v2/accounts/contacts and need Basic auth. The
 unauthenticated control endpoints under /_sandbox/ set faults, show the
 requests received and change contacts as another LiveDesk user would.
-SandboxServer owns the socket, the faults and the recorded requests;
-handler.Handler routes each request.
+SandboxServer owns the socket, the faults, the recorded requests and the
+outgoing webhooks (webhooks.WebhookSender); handler.Handler routes each request.
 """
 
 import base64
@@ -19,6 +19,7 @@ from .answer import Answer
 from .faults import Faults
 from .handler import Handler
 from .store import SandboxStore
+from .webhooks import DEFAULT_TIMEOUT, WebhookSender
 
 RECORDED_REQUESTS = 200
 
@@ -36,8 +37,13 @@ class SandboxServer:
         api_secret: str = "sandbox-demo-secret",
         faults: Faults | None = None,
         verbose: bool = False,
+        webhook_url: str = "",
+        webhook_secret: str = "",
+        webhook_timeout: float = DEFAULT_TIMEOUT,
     ):
         self.store = store
+        # Contact events POSTed to webhook_url after each change made through the API.
+        self.webhooks: WebhookSender | None = None
         self.faults = faults if faults is not None else Faults()
         self.requests: list[dict] = []
         self.verbose = verbose
@@ -49,6 +55,11 @@ class SandboxServer:
         self._serving = False
         self._httpd = _HTTPServer((host, port), Handler)
         self._httpd.sandbox = self
+        try:
+            self.configure_webhooks(url=webhook_url, secret=webhook_secret, timeout=webhook_timeout)
+        except ValueError:
+            self._httpd.server_close()
+            raise
 
     @property
     def base_url(self) -> str:
@@ -79,12 +90,33 @@ class SandboxServer:
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+        if self.webhooks is not None:
+            self.webhooks.stop()
 
     def __enter__(self) -> "SandboxServer":
         return self.start()
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+    # Webhooks
+
+    def configure_webhooks(
+        self, *, url: str, secret: str = "", timeout: float = DEFAULT_TIMEOUT
+    ) -> WebhookSender | None:
+        """Send contact events to `url` (signed with `secret` when given); no URL: stop."""
+        previous, self.webhooks = self.webhooks, None
+        if previous is not None:
+            previous.stop()
+        if url:
+            self.webhooks = WebhookSender(url=url, secret=secret, timeout=timeout)
+        return self.webhooks
+
+    def notify(self, body: dict | None) -> None:
+        """Queue a contact event for the webhook, if one is configured; never waits."""
+        sender = self.webhooks
+        if sender is not None and body is not None:
+            sender.send(body)
 
     # Faults and recording, shared by the handler threads.
 
@@ -111,10 +143,10 @@ class SandboxServer:
         with self._lock:
             self.requests.clear()
 
-    def take_faults(self) -> tuple[float, float, Answer | None, bool]:
+    def take_faults(self, method: str = "") -> tuple[float, float, Answer | None, bool]:
         """Consume this call's share of the faults: (delay, hang, failure answer, quirks)."""
         with self._lock:
-            return self.faults.take(self._random)
+            return self.faults.take(self._random, method)
 
     def authorized(self, header: str | None) -> bool:
         scheme, _, encoded = (header or "").partition(" ")

@@ -18,12 +18,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 
 from contacts.fields import (
     Changes,
     Values,
     contact_values,
+    english_label,
     field_label,
     patch_body_build,
     values_diff,
@@ -37,6 +38,7 @@ from contacts.services.push import (
     contact_push_state_refresh,
     edit_changes,
     edit_deliver,
+    livedesk_conflicts,
     queued_edits,
     retry_schedule,
 )
@@ -120,8 +122,35 @@ def contact_edit_submit(
     result, delivering = edit_deliver(
         edit_id=edit.pk, budget_seconds=settings.LIVEDESK_SAVE_BUDGET_SECONDS
     )
+    if result.outcome == Push.CONFLICT and delivering.pk == edit.pk:
+        return _conflict_shown(edit=delivering, editor=editor)
     edit.refresh_from_db()
     return _submission(edit=edit, result=result, delivering=delivering)
+
+
+def _conflict_shown(*, edit: ContactEdit, editor: AbstractBaseUser) -> EditSubmission:
+    """LiveDesk changed a field of this agent's edit just before it was sent: the agent, still
+    on the page, is shown LiveDesk's values beside theirs to choose from. The edit, not sent,
+    is closed as discarded by them, its reason kept in the history."""
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().get(pk=edit.contact_id)
+        locked = ContactEdit.objects.select_for_update().get(pk=edit.pk)
+        livedesk = contact_values(contact)
+        conflicting = set(livedesk_conflicts(edit=locked, livedesk=livedesk))
+        conflicts = [
+            FieldConflict(
+                field=change["field"],
+                label=field_label(change["field"]),
+                base=change.get("base", change.get("before")),
+                theirs=livedesk.get(change["field"]),
+                yours=change.get("after"),
+            )
+            for change in locked.changes
+            if change["field"] in conflicting
+        ]
+        if locked.is_unfinished:
+            _discarded(edit=locked, contact=contact, by=editor)
+    return EditSubmission(EditOutcome.CONFLICT, locked, conflicts=conflicts)
 
 
 def _submission(
@@ -227,8 +256,14 @@ def contact_edit_record(
             editor_username=editor.get_username(),
             source=source,
             base_version=base_version,
-            changes=_changes_rows(changes, carried=carried, mine=mine),
-            request_body=patch_body_build(contact=locked, changes=changes),
+            changes=_changes_rows(
+                changes,
+                carried=carried,
+                mine=mine,
+                base_values=base_values,
+                opened_values=opened_values,
+            ),
+            request_body=patch_body_build(changes=changes, social_profiles=locked.social_profiles),
             created_at=now,
             # A safety net: if this process stops before the push, the worker sends it then.
             next_attempt_at=now + ORPHANED_PENDING_AFTER,
@@ -264,18 +299,33 @@ def _changes_carried(*, mirror: Values, edits: list[ContactEdit]) -> Changes:
     return {key: change for key, change in changes.items() if change[0] != change[1]}
 
 
-def _changes_rows(changes: Changes, *, carried: list[ContactEdit], mine: set[str]) -> list[dict]:
-    """The history's rows for an edit's changes; a value carried from another edit says whose."""
-    carried_from = {}
-    for edit in carried:
-        for key in edit_changes(edit):
-            carried_from[key] = edit
+def _changes_rows(
+    changes: Changes,
+    *,
+    carried: list[ContactEdit],
+    mine: set[str],
+    base_values: Values,
+    opened_values: Values,
+) -> list[dict]:
+    """The history's rows for an edit's changes: before (the mirror now) and after, and what
+    the push will compare with LiveDesk's value then: `base` (LiveDesk's value when the form
+    opened) and `seen` (what the form showed, when another). A value carried from another
+    edit keeps that edit's base and says whose it was."""
+    carried_rows = {row["field"]: (edit, row) for edit in carried for row in edit.changes}
     rows = []
     for key, (before, after) in changes.items():
-        row = {"field": key, "label": _english_label(key), "before": before, "after": after}
-        if key not in mine and key in carried_from:
-            row["carried_from"] = carried_from[key].pk
-            row["carried_from_editor"] = carried_from[key].editor_username
+        row = {"field": key, "label": english_label(key), "before": before, "after": after}
+        if key in mine:
+            row["base"] = base_values.get(key)
+            if opened_values.get(key) != row["base"]:
+                row["seen"] = opened_values.get(key)
+        else:
+            edit, original = carried_rows[key]
+            row["base"] = original.get("base", original.get("before"))
+            if "seen" in original:
+                row["seen"] = original["seen"]
+            row["carried_from"] = edit.pk
+            row["carried_from_editor"] = edit.editor_username
         rows.append(row)
     return rows
 
@@ -294,12 +344,6 @@ def _carry(
         )
 
 
-def _english_label(key: str) -> str:
-    # The audit row keeps one stable label; pages translate the field key when they show it.
-    with translation.override("en"):
-        return field_label(key)
-
-
 def edit_discard(*, edit: ContactEdit, user: AbstractBaseUser) -> ContactEdit:
     """Give up an unsent edit; the history keeps it, marked discarded, with who did it.
 
@@ -312,13 +356,18 @@ def edit_discard(*, edit: ContactEdit, user: AbstractBaseUser) -> ContactEdit:
             return locked
         if _in_flight(locked, timezone.now()):
             raise EditInFlight(locked.pk)
-        locked.state = ContactEdit.State.DISCARDED
-        locked.next_attempt_at = None
-        locked.finished_at = timezone.now()
-        locked.finished_by = user
-        locked.save(update_fields=["state", "next_attempt_at", "finished_at", "finished_by"])
-        contact_push_state_refresh(contact)
+        _discarded(edit=locked, contact=contact, by=user)
     return locked
+
+
+def _discarded(*, edit: ContactEdit, contact: Contact, by: AbstractBaseUser) -> None:
+    """Close an unsent edit as discarded by `by` (inside the caller's transaction)."""
+    edit.state = ContactEdit.State.DISCARDED
+    edit.next_attempt_at = None
+    edit.finished_at = timezone.now()
+    edit.finished_by = by
+    edit.save(update_fields=["state", "next_attempt_at", "finished_at", "finished_by"])
+    contact_push_state_refresh(contact)
 
 
 def contacts_set_blocked(

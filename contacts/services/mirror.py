@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from contacts.fields import Values, contact_values, english_label, values_diff
 from contacts.livedesk import RemoteContact
-from contacts.models import Contact
+from contacts.models import Contact, ContactEdit
 
 # Mirror columns written from a LiveDesk payload, by sync and by confirmed pushes.
 MIRROR_FIELDS = (
@@ -63,12 +64,19 @@ def mirror_values(remote: RemoteContact) -> dict[str, Any]:
     }
 
 
-def mirror_apply(*, contact: Contact, remote: RemoteContact, as_of: datetime) -> bool:
+def mirror_apply(
+    *, contact: Contact, remote: RemoteContact, as_of: datetime, seen_via: str = ""
+) -> bool:
     """Make `contact` LiveDesk's state as of `as_of` (when the request that answered it was
     sent); bump its version when anything changed. Saves it. An answer older than the state
-    the mirror holds changes nothing: False."""
+    the mirror holds changes nothing: False.
+
+    With `seen_via` (anything but the answer to our own PATCH), a change of editable fields is
+    an outside change and goes in the contact's history.
+    """
     if contact.synced_at > as_of:
         return False
+    before = contact_values(contact) if seen_via else None
     values = mirror_values(remote)
     if remote.contact_inboxes is None:
         # An answer without inboxes says nothing about them: keep what we have.
@@ -81,4 +89,45 @@ def mirror_apply(*, contact: Contact, remote: RemoteContact, as_of: datetime) ->
     contact.synced_at = as_of
     contact.gone_at = None
     contact.save()
+    if changed and before is not None:
+        outside_change_record(contact=contact, before=before, seen_via=seen_via, now=as_of)
     return changed
+
+
+def outside_change_record(
+    *, contact: Contact, before: Values, seen_via: str, now: datetime
+) -> ContactEdit | None:
+    """Put in the contact's history what LiveDesk changed outside this app, as seen by
+    `seen_via`: the editable fields before and after (noise such as last activity is left out).
+    `contact` already holds the new state. None when no editable field changed."""
+    row = outside_change_row(
+        contact=contact, before=before, after=contact_values(contact), seen_via=seen_via, now=now
+    )
+    if row is not None:
+        row.save()
+    return row
+
+
+def outside_change_row(
+    *, contact: Contact, before: Values, after: Values, seen_via: str, now: datetime
+) -> ContactEdit | None:
+    """The unsaved history row of an outside change (see outside_change_record)."""
+    changes = values_diff(before, after)
+    if not changes:
+        return None
+    return ContactEdit(
+        contact=contact,
+        editor=None,
+        editor_username="LiveDesk",
+        source=ContactEdit.Source.LIVEDESK,
+        seen_via=seen_via,
+        base_version=contact.version,
+        changes=[
+            {"field": key, "label": english_label(key), "before": old, "after": new}
+            for key, (old, new) in changes.items()
+        ],
+        request_body={},
+        state=ContactEdit.State.SUCCEEDED,
+        created_at=now,
+        finished_at=now,
+    )

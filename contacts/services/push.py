@@ -31,7 +31,7 @@ from contacts.livedesk import (
     RemoteContact,
 )
 from contacts.models import Contact, ContactEdit
-from contacts.services.mirror import mirror_apply
+from contacts.services.mirror import mirror_apply, mirror_values
 
 logger = logging.getLogger(__name__)
 
@@ -100,23 +100,41 @@ def queued_edits(contact: Contact) -> QuerySet[ContactEdit]:
 
 
 def edit_push(*, edit_id: int, client: LiveDeskClient | None = None) -> PushResult:
-    """Send one recorded edit to LiveDesk if it is its turn, and record the outcome."""
+    """Send one recorded edit to LiveDesk if it is its turn, and record the outcome.
+
+    Read before write: the contact is read from LiveDesk first, and each changed field is
+    compared three ways (what the agent's form was based on, what LiveDesk holds now, what the
+    agent saved). A field LiveDesk changed meanwhile to something else stops the push for the
+    agent to choose; otherwise the PATCH is built from LiveDesk's current object.
+    """
     claimed = _push_claim(edit_id=edit_id)
     if isinstance(claimed, PushResult):
         return claimed
-    edit, sent_at = claimed
+    edit = claimed
     client = client or LiveDeskClient()
+    read_at = timezone.now()
     try:
-        answer = client.contact_update(edit.contact.remote_id, edit.request_body)
+        theirs = client.contact_get(edit.contact.remote_id)
+    except LiveDeskError as error:
+        logger.warning("Read before the push of edit %s failed: %s", edit.pk, error.message)
+        return PushResult(_push_failed(edit=edit, error=error, sent=False), Push.FAILED, error)
+    prepared = _push_prepare(edit=edit, theirs=theirs, read_at=read_at)
+    if isinstance(prepared, PushResult):
+        return prepared
+    sent_at = timezone.now()
+    try:
+        answer = client.contact_update(edit.contact.remote_id, prepared.request_body)
     except LiveDeskError as error:
         logger.warning("Push of edit %s failed: %s", edit.pk, error.message)
-        return PushResult(_push_failed(edit=edit, error=error), Push.FAILED, error)
-    edit = _push_succeeded(edit=edit, remote=answer.contact, status=answer.status, sent_at=sent_at)
+        return PushResult(_push_failed(edit=prepared, error=error, sent=True), Push.FAILED, error)
+    edit = _push_succeeded(
+        edit=prepared, remote=answer.contact, status=answer.status, sent_at=sent_at
+    )
     return PushResult(edit, Push.DELIVERED)
 
 
-def _push_claim(*, edit_id: int) -> PushResult | tuple[ContactEdit, datetime]:
-    """Lease the edit for one call, or say why it is not sent now."""
+def _push_claim(*, edit_id: int) -> PushResult | ContactEdit:
+    """Lease the edit for its calls, or say why it is not sent now."""
     contact_id = ContactEdit.objects.values_list("contact_id", flat=True).get(pk=edit_id)
     with transaction.atomic():
         contact = Contact.objects.select_for_update().get(pk=contact_id)
@@ -132,28 +150,46 @@ def _push_claim(*, edit_id: int) -> PushResult | tuple[ContactEdit, datetime]:
         earlier = Q(created_at__lt=edit.created_at) | Q(created_at=edit.created_at, id__lt=edit.pk)
         if queued_edits(contact).filter(earlier).exists():
             return PushResult(edit, Push.WAITING)
-        changed = _changed_meanwhile(edit=edit, contact=contact)
-        if changed:
-            _conflict_record(edit=edit, contact=contact, keys=changed)
-            return PushResult(edit, Push.CONFLICT)
-        edit.request_body = patch_body_build(contact=contact, changes=edit_changes(edit))
         edit.attempts += 1
         edit.last_attempt_at = now
         edit.in_flight_until = now + timedelta(seconds=settings.LIVEDESK_PUSH_LEASE_SECONDS)
         edit.next_attempt_at = edit.in_flight_until
         edit.save(
-            update_fields=[
-                "request_body",
-                "attempts",
-                "last_attempt_at",
-                "in_flight_until",
-                "next_attempt_at",
-            ]
+            update_fields=["attempts", "last_attempt_at", "in_flight_until", "next_attempt_at"]
         )
         # If this process dies mid-call, the worker takes the edit up when the lease runs out.
         lease_end = {"edit_id": edit.pk, "run_after": edit.in_flight_until}
         transaction.on_commit(lambda: retry_schedule(**lease_end))
-    return edit, now
+    return edit
+
+
+def _push_prepare(
+    *, edit: ContactEdit, theirs: RemoteContact, read_at: datetime
+) -> PushResult | ContactEdit:
+    """Take in what LiveDesk holds, then stop on a conflict or write down the PATCH to send."""
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().get(pk=edit.contact_id)
+        locked = ContactEdit.objects.select_for_update().get(pk=edit.pk)
+        mirror_apply(
+            contact=contact, remote=theirs, as_of=read_at, seen_via=ContactEdit.SeenVia.PUSH
+        )
+        locked.contact = contact
+        conflicts = livedesk_conflicts(edit=locked, livedesk=_values_of(theirs))
+        if conflicts:
+            _conflict_record(edit=locked, contact=contact, keys=conflicts)
+            return PushResult(locked, Push.CONFLICT)
+        social = theirs.additional_attributes.get("social_profiles")
+        locked.request_body = patch_body_build(
+            changes=edit_changes(locked), social_profiles=social if isinstance(social, dict) else {}
+        )
+        locked.livedesk_before = theirs.payload
+        locked.save(update_fields=["request_body", "livedesk_before"])
+    return locked
+
+
+def _values_of(remote: RemoteContact) -> dict[str, Any]:
+    """A contact's editable values as LiveDesk answered them."""
+    return contact_values(Contact(**mirror_values(remote)))
 
 
 def edit_changes(edit: ContactEdit) -> dict[str, tuple[Any, Any]]:
@@ -161,22 +197,17 @@ def edit_changes(edit: ContactEdit) -> dict[str, tuple[Any, Any]]:
     return {change["field"]: (change.get("before"), change.get("after")) for change in edit.changes}
 
 
-def _changed_meanwhile(*, edit: ContactEdit, contact: Contact) -> list[str]:
-    """The keys whose value in the mirror is neither what the edit saw, nor what it sets, nor
-    what one of our own edits delivered since: someone else changed them after it was recorded."""
-    current = contact_values(contact)
-    delivered: dict[str, list[Any]] = {}
-    since = contact.edits.filter(
-        state=State.SUCCEEDED, finished_at__gte=edit.created_at
-    ).values_list("changes", flat=True)
-    for changes in since:
-        for change in changes:
-            delivered.setdefault(change["field"], []).append(change.get("after"))
-    return [
-        key
-        for key, (before, after) in edit_changes(edit).items()
-        if current.get(key) not in (before, after, *delivered.get(key, []))
-    ]
+def livedesk_conflicts(*, edit: ContactEdit, livedesk: dict[str, Any]) -> list[str]:
+    """The fields LiveDesk changed since the edit's form opened, to a value neither shown to
+    its agent nor the one it sets: sending the edit would overwrite them unseen."""
+    conflicts = []
+    for change in edit.changes:
+        key = change["field"]
+        base = change.get("base", change.get("before"))
+        accepted = (base, change.get("seen", base), change.get("after"))
+        if livedesk.get(key) not in accepted:
+            conflicts.append(key)
+    return conflicts
 
 
 def _conflict_record(*, edit: ContactEdit, contact: Contact, keys: list[str]) -> None:
@@ -223,7 +254,7 @@ def _push_succeeded(
     return locked
 
 
-def _push_failed(*, edit: ContactEdit, error: LiveDeskError) -> ContactEdit:
+def _push_failed(*, edit: ContactEdit, error: LiveDeskError, sent: bool) -> ContactEdit:
     with transaction.atomic():
         contact = Contact.objects.select_for_update().get(pk=edit.contact_id)
         locked = ContactEdit.objects.select_for_update().get(pk=edit.pk)
@@ -238,7 +269,7 @@ def _push_failed(*, edit: ContactEdit, error: LiveDeskError) -> ContactEdit:
         locked.error_message = error.message
         locked.in_flight_until = None
         locked.next_attempt_at = _next_attempt_at(edit=locked, error=error, now=now)
-        if error.outcome_unknown:
+        if sent and error.outcome_unknown:
             # LiveDesk may still apply this call: hold the contact so that no newer push lands
             # before it, and send it again only after that.
             grace = timedelta(seconds=settings.LIVEDESK_UNKNOWN_OUTCOME_GRACE_SECONDS)

@@ -1,18 +1,23 @@
-"""Pulling LiveDesk's contacts into the mirror: the whole account, or chosen contacts."""
+"""Pulling LiveDesk's contacts into the mirror: the whole account, or chosen contacts; a
+contact about to be shown whose copy is old; and the worker's sync, every few hours."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
+from django_tasks import TaskResultStatus, task
+from django_tasks_db.models import DBTaskResult
 
+from contacts.fields import contact_values
 from contacts.livedesk import (
     LiveDeskClient,
     LiveDeskError,
@@ -20,11 +25,20 @@ from contacts.livedesk import (
     LiveDeskProtocolError,
     RemoteContact,
 )
-from contacts.models import Contact
-from contacts.services.mirror import MIRROR_FIELDS, mirror_apply, mirror_values
+from contacts.models import Contact, ContactEdit
+from contacts.services.mirror import (
+    MIRROR_FIELDS,
+    mirror_apply,
+    mirror_values,
+    outside_change_row,
+)
+
+logger = logging.getLogger(__name__)
 
 # More contacts than this missing from a complete sync are flagged gone without asking for each.
 GONE_CHECK_LIMIT = 200
+# The PostgreSQL advisory lock that serialises schedulers of the next sync (any fixed number).
+SYNC_SCHEDULE_LOCK_KEY = 318_2024
 
 
 @dataclass
@@ -157,6 +171,9 @@ def _sync_page(remotes: list[RemoteContact], *, summary: SyncSummary, as_of: dat
                 summary.created += 1
             else:
                 summary.updated += 1
+        outside_changes = _outside_changes(
+            [contact for contact in upserts if contact.remote_id in stored], as_of=as_of
+        )
         if upserts:
             Contact.objects.bulk_create(
                 upserts,
@@ -164,11 +181,35 @@ def _sync_page(remotes: list[RemoteContact], *, summary: SyncSummary, as_of: dat
                 unique_fields=["remote_id"],
                 update_fields=[*MIRROR_FIELDS, "version", "synced_at", "gone_at"],
             )
+        ContactEdit.objects.bulk_create(outside_changes)
         if unchanged_ids:
             Contact.objects.filter(remote_id__in=unchanged_ids).update(
                 synced_at=Greatest(F("synced_at"), Value(as_of)), gone_at=None
             )
         summary.unchanged += len(unchanged_ids)
+
+
+def _outside_changes(updated: list[Contact], *, as_of: datetime) -> list[ContactEdit]:
+    """The history rows of what LiveDesk changed in these contacts (new state, unsaved) since
+    the mirror last saw them."""
+    if not updated:
+        return []
+    stored = Contact.objects.in_bulk(
+        [contact.remote_id for contact in updated], field_name="remote_id"
+    )
+    rows = []
+    for contact in updated:
+        previous = stored[contact.remote_id]
+        row = outside_change_row(
+            contact=previous,
+            before=contact_values(previous),
+            after=contact_values(contact),
+            seen_via=ContactEdit.SeenVia.SYNC,
+            now=as_of,
+        )
+        if row is not None:
+            rows.append(row)
+    return rows
 
 
 class Refreshed(StrEnum):
@@ -199,7 +240,9 @@ def contact_refresh(*, contact: Contact, client: LiveDeskClient | None = None) -
         return RefreshResult(contact, Refreshed.FAILED, error.message)
     with transaction.atomic():
         locked = Contact.objects.select_for_update().get(pk=contact.pk)
-        changed = mirror_apply(contact=locked, remote=remote, as_of=requested_at)
+        changed = mirror_apply(
+            contact=locked, remote=remote, as_of=requested_at, seen_via=ContactEdit.SeenVia.REFRESH
+        )
     contact.refresh_from_db()
     return RefreshResult(contact, Refreshed.CHANGED if changed else Refreshed.UNCHANGED)
 
@@ -208,3 +251,105 @@ def contacts_refresh(*, contacts: Iterable[Contact]) -> list[RefreshResult]:
     """Refresh each contact from LiveDesk in turn, over one connection."""
     with LiveDeskClient() as client:
         return [contact_refresh(contact=contact, client=client) for contact in contacts]
+
+
+def contact_refresh_if_stale(*, contact: Contact) -> RefreshResult | None:
+    """Refresh a contact about to be shown when the mirror's copy is older than
+    `LIVEDESK_FRESH_SECONDS`; None when it is fresh enough.
+
+    An agent waits for this, so LiveDesk gets `LIVEDESK_FRESH_TIMEOUT_SECONDS` to connect and as
+    long to answer, with no retry: past that the result is FAILED and the page shows the
+    mirror's copy as of `contact.synced_at`.
+    """
+    fresh_for = timedelta(seconds=settings.LIVEDESK_FRESH_SECONDS)
+    if timezone.now() - contact.synced_at < fresh_for:
+        return None
+    wait = settings.LIVEDESK_FRESH_TIMEOUT_SECONDS
+    with LiveDeskClient(timeout=(wait, wait), retries=0) as client:
+        result = contact_refresh(contact=contact, client=client)
+    if result.outcome == Refreshed.FAILED:
+        logger.warning(
+            "Refresh of contact %s before showing it failed: %s",
+            contact.remote_id,
+            result.error_message,
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class ScheduledSync:
+    """The sync waiting in the worker's queue, and whether this call put it there."""
+
+    run_after: datetime
+    enqueued: bool
+
+
+def contacts_sync_schedule() -> ScheduledSync | None:
+    """Make sure the worker has exactly one sync of the whole mirror waiting: enqueue one
+    `LIVEDESK_SYNC_INTERVAL_SECONDS` from now unless one already waits. None when scheduled
+    syncs are off (an interval of 0).
+
+    The check and the enqueue are one transaction, serialised with any other scheduler: SQLite's
+    transactions are IMMEDIATE (one writer at a time); PostgreSQL takes an advisory lock.
+    """
+    interval = settings.LIVEDESK_SYNC_INTERVAL_SECONDS
+    if interval <= 0:
+        return None
+    with transaction.atomic():
+        _sync_schedule_lock()
+        waiting = _sync_waiting()
+        if waiting is not None:
+            return ScheduledSync(run_after=waiting, enqueued=False)
+        run_after = timezone.now() + timedelta(seconds=interval)
+        contacts_sync_task.using(run_after=run_after).enqueue()
+    return ScheduledSync(run_after=run_after, enqueued=True)
+
+
+def _sync_schedule_lock() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SYNC_SCHEDULE_LOCK_KEY])
+
+
+def _sync_waiting() -> datetime | None:
+    """When the sync already waiting in the database queue runs, if one waits.
+
+    Only the database backend keeps a queue to look in; with another backend (the tests'
+    dummy one) nothing is found and a sync is enqueued.
+    """
+    return (
+        DBTaskResult.objects.filter(
+            task_path=contacts_sync_task.module_path,
+            backend_name=contacts_sync_task.backend,
+            status=TaskResultStatus.READY,
+        )
+        .order_by("run_after")
+        .values_list("run_after", flat=True)
+        .first()
+    )
+
+
+@task()
+def contacts_sync_task() -> str:
+    """The worker's sync of the whole mirror, every `LIVEDESK_SYNC_INTERVAL_SECONDS`.
+
+    The next run is scheduled first, so that a sync that fails, or a worker killed mid-sync,
+    does not end the chain. A sync LiveDesk interrupts is logged; what it read is kept.
+    """
+    try:
+        contacts_sync_schedule()
+    except Exception:  # this sync still runs; `manage.py schedule_sync` starts the chain again
+        logger.exception("Could not schedule the next sync of the mirror")
+    try:
+        summary = contacts_sync()
+    except SyncInterrupted as error:
+        logger.warning(
+            "Scheduled sync stopped after %s contacts: %s", error.summary.seen, error.message
+        )
+        return f"interrupted after {error.summary.seen} contacts: {error.message}"
+    outcome = (
+        f"{summary.created} created, {summary.updated} updated, {summary.unchanged} unchanged, "
+        f"{summary.failed} failed, {summary.gone} flagged gone"
+    )
+    logger.info("Scheduled sync: %s", outcome)
+    return outcome

@@ -147,6 +147,7 @@ def edit_submit(**kwargs: Any) -> ContactEdit | None:
 
 def edit_failed_transiently(*, sandbox, contact: Contact, editor, changes: dict) -> ContactEdit:
     """An edit whose pushes all met a 503: kept, failed, transient, a retry scheduled."""
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.fail_next = 20
     sandbox.faults.failure_status = 503
     edit = edit_submit(contact=contact, editor=editor, changes=changes)

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from contacts.sandbox.server import Faults, SandboxServer
 from contacts.sandbox.store import SandboxStore
+from contacts.sandbox.webhooks import url_for_logs
 
 # One flag per fault; the same names are the keys of the /_sandbox/faults control endpoint.
 FAULT_HELP = {
@@ -20,6 +21,7 @@ FAULT_HELP = {
     "hang_next": "The next N API calls hang for --hang-seconds before answering.",
     "hang_seconds": "How long a hung call hangs (default 30).",
     "quirks": "Answer with the type quirks of LiveDesk's docs (ids as strings...).",
+    "methods": "Only calls with these HTTP methods (e.g. PATCH, or GET,PATCH) meet the faults.",
 }
 
 
@@ -53,6 +55,27 @@ class Command(BaseCommand):
                 parser.add_argument(
                     flag, type=fault.type, default=fault.default, help=FAULT_HELP[fault.name]
                 )
+        parser.add_argument(
+            "--webhook-url",
+            default="",
+            metavar="URL",
+            help="POST a Chatwoot-style contact_created/contact_updated event here after each "
+            "change made through the API (e.g. http://127.0.0.1:8000/webhooks/livedesk/).",
+        )
+        parser.add_argument(
+            "--webhook-secret",
+            default=None,
+            metavar="SECRET",
+            help="Sign the events (X-Chatwoot-Signature). Defaults to "
+            "settings.LIVEDESK_WEBHOOK_SECRET; empty: unsigned.",
+        )
+        parser.add_argument(
+            "--webhook-timeout",
+            type=float,
+            default=5.0,
+            metavar="SECONDS",
+            help="How long one delivery may take before it is dropped (default 5).",
+        )
         parser.add_argument("--verbose", action="store_true", help="Log every request line.")
 
     def handle(self, *args, **options):
@@ -62,6 +85,12 @@ class Command(BaseCommand):
             )
         except ValueError as problem:
             raise CommandError(str(problem)) from problem
+
+        webhook_secret = options["webhook_secret"]
+        if webhook_secret is None:
+            webhook_secret = getattr(settings, "LIVEDESK_WEBHOOK_SECRET", "")
+        if options["webhook_timeout"] <= 0:
+            raise CommandError("--webhook-timeout must be a positive number of seconds")
 
         path = Path(options["store"])
         store = SandboxStore(path)
@@ -83,7 +112,13 @@ class Command(BaseCommand):
                 or "sandbox-demo-secret",
                 faults=faults,
                 verbose=options["verbose"],
+                webhook_url=options["webhook_url"],
+                webhook_secret=webhook_secret,
+                webhook_timeout=options["webhook_timeout"],
             )
+        except ValueError as problem:
+            store.close()
+            raise CommandError(f"--webhook-url: {problem}") from problem
         except OSError as problem:
             store.close()
             raise CommandError(
@@ -94,6 +129,11 @@ class Command(BaseCommand):
             f"LiveDesk sandbox on {server.base_url} with {store.count()} contacts "
             f"(store {path}; Ctrl-C to stop)"
         )
+        if server.webhooks is not None:
+            signed = "signed" if webhook_secret else "unsigned"
+            self.stdout.write(
+                f"Contact events go to {url_for_logs(options['webhook_url'])} ({signed})"
+            )
         try:
             server.serve_forever()
         except KeyboardInterrupt:

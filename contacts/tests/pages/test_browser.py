@@ -229,13 +229,8 @@ def test_editing_every_section_sends_one_minimal_patch_and_shows_livedesks_value
         "company_name": "New Co",
         "city": "Bangkok",
         "country_code": "SG",
-        "social_profiles": {
-            "facebook": "",
-            "github": "nok-new",
-            "instagram": "",
-            "linkedin": "",
-            "twitter": "noktweets",
-        },
+        # LiveDesk's current networks with the changed one: none it never had is sent empty.
+        "social_profiles": {"github": "nok-new", "twitter": "noktweets"},
     }
     assert body["custom_attributes"] == {"plan": "pro", "region": "north", "legacy_id": None}
 
@@ -264,6 +259,7 @@ def test_an_edit_livedesk_fails_is_kept_and_delivered_by_retry_now(agent_page, s
     contact = contact_synced(
         sandbox=sandbox, name="Anan Dee", additional_attributes={"city": "Krabi"}
     )
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.failure_rate = 1.0
     sandbox.faults.failure_status = 503
 
@@ -330,3 +326,40 @@ def test_switching_to_thai_shows_the_pages_in_thai(agent_page):
     expect(page.get_by_role("heading", name=contacts_in_thai, exact=True, level=1)).to_be_visible()
     expect(page.get_by_role("button", name="ไทย")).to_have_attribute("aria-pressed", "true")
     expect(page.locator("html")).to_have_attribute("lang", "th")
+
+
+def test_a_change_made_in_livedesk_while_the_form_is_open_is_shown_not_overwritten(
+    agent_page, sandbox
+):
+    page = agent_page
+    contact = contact_synced(
+        sandbox=sandbox, name="Mali Srisuk", additional_attributes={"city": "Krabi"}
+    )
+    page.goto(f"/contacts/{contact.remote_id}/edit/")
+    sandbox.store.update_contact(contact.remote_id, {"additional_attributes": {"city": "Trang"}})
+
+    page.get_by_label("City").fill("Phuket")
+    page.get_by_role("button", name="Save to LiveDesk").click()
+
+    conflicts = page.locator("#conflicts")
+    expect(conflicts.get_by_role("row").filter(has_text="City")).to_contain_text("Trang")
+    expect(conflicts.get_by_role("row").filter(has_text="City")).to_contain_text("Phuket")
+    assert sandbox.store.get_contact(contact.remote_id)["additional_attributes"]["city"] == "Trang"
+
+
+def test_a_change_made_in_livedesk_on_another_field_is_kept_beside_the_saved_one(
+    agent_page, sandbox
+):
+    page = agent_page
+    contact = contact_synced(
+        sandbox=sandbox, name="Mali Srisuk", additional_attributes={"city": "Krabi"}
+    )
+    page.goto(f"/contacts/{contact.remote_id}/edit/")
+    sandbox.store.update_contact(contact.remote_id, {"additional_attributes": {"city": "Trang"}})
+
+    page.get_by_label("Company name").fill("Andaman Divers")
+    page.get_by_role("button", name="Save to LiveDesk").click()
+
+    expect(page.get_by_role("status").filter(has_text="Saved")).to_be_visible()
+    stored = sandbox.store.get_contact(contact.remote_id)["additional_attributes"]
+    assert (stored["city"], stored["company_name"]) == ("Trang", "Andaman Divers")

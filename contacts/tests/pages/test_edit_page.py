@@ -121,6 +121,7 @@ def test_transient_failure_keeps_the_edit_and_shows_it_on_the_contact(
     sandbox, agent_client, no_client_retries
 ):
     contact = contact_synced(sandbox=sandbox, name="Ann")
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.fail_next = 1
     sandbox.faults.failure_status = 503
 
@@ -158,6 +159,7 @@ def test_hanging_livedesk_keeps_the_edit_as_failed(sandbox, agent_client, settin
     contact = contact_synced(sandbox=sandbox, name="Ann")
     settings.LIVEDESK_RETRIES = 0
     settings.LIVEDESK_TIMEOUT = (1.0, 0.3)
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.hang_next = 1
     sandbox.faults.hang_seconds = 3
 
@@ -169,6 +171,7 @@ def test_hanging_livedesk_keeps_the_edit_as_failed(sandbox, agent_client, settin
 
 def test_retry_now_delivers_a_failed_edit(sandbox, agent_client, no_client_retries):
     contact = contact_synced(sandbox=sandbox, name="Ann")
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.fail_next = 1
     edit_post(agent_client, contact, name="Ann Smith")
     edit = ContactEdit.objects.get()
@@ -187,6 +190,7 @@ def test_discard_gives_up_a_failed_edit_and_keeps_it_in_the_history(
     sandbox, agent_client, no_client_retries
 ):
     contact = contact_synced(sandbox=sandbox, name="Ann")
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.fail_next = 1
     edit_post(agent_client, contact, name="Ann Smith")
     edit = ContactEdit.objects.get()
@@ -205,6 +209,7 @@ def test_discard_gives_up_a_failed_edit_and_keeps_it_in_the_history(
 
 def test_retry_and_discard_need_post(sandbox, agent_client, no_client_retries):
     contact = contact_synced(sandbox=sandbox, name="Ann")
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.fail_next = 1
     edit_post(agent_client, contact, name="Ann Smith")
     edit = ContactEdit.objects.get()
@@ -215,6 +220,7 @@ def test_retry_and_discard_need_post(sandbox, agent_client, no_client_retries):
 
 def test_edit_page_reopens_an_unfinished_edit(sandbox, agent_client, no_client_retries):
     contact = contact_synced(sandbox=sandbox, name="Ann", custom_attributes={"plan": "gold"})
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.fail_next = 1
     edit_post(agent_client, contact, name="Ann Smith", **{"custom-0-remove": True})
     edit = ContactEdit.objects.get()
@@ -231,6 +237,7 @@ def test_edit_page_reopens_an_unfinished_edit(sandbox, agent_client, no_client_r
 
 def test_resending_an_unfinished_edit_supersedes_it(sandbox, agent_client, no_client_retries):
     contact = contact_synced(sandbox=sandbox, name="Ann")
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.fail_next = 1
     edit_post(agent_client, contact, name="Ann Smith")
     failed = ContactEdit.objects.get()
@@ -269,6 +276,7 @@ def test_a_plain_edit_shows_livedesks_values_not_another_agents_unfinished_edit(
     sandbox, agent_client, no_client_retries
 ):
     contact = contact_synced(sandbox=sandbox, name="Ann")
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.fail_next = 1
     edit_post(agent_client, contact, name="Ann Smith")
 

@@ -95,7 +95,8 @@ def test_a_field_livedesk_sets_alone_is_never_put_in_a_patch_body(sandbox):
 
     with pytest.raises(ValueError, match="availability_status"):
         fields.patch_body_build(
-            contact=contact, changes={"availability_status": ("offline", "online")}
+            changes={"availability_status": ("offline", "online")},
+            social_profiles=contact.social_profiles,
         )
 
 

@@ -212,6 +212,7 @@ def test_a_finished_edit_cannot_be_saved_back_to_unfinished(sandbox, agent):
 def test_a_save_rate_limited_for_long_is_queued_within_the_agents_wait(sandbox, agent, settings):
     settings.LIVEDESK_SAVE_BUDGET_SECONDS = 1.0
     contact = contact_synced(sandbox=sandbox, name="Ann")
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.rate_limit_next = 10
     sandbox.faults.retry_after = 30
 
@@ -281,6 +282,7 @@ def test_a_push_without_an_answer_holds_the_contact_until_it_may_have_landed(
     settings.LIVEDESK_UNKNOWN_OUTCOME_GRACE_SECONDS = 2
     settings.LIVEDESK_SAVE_BUDGET_SECONDS = 0.5
     contact = contact_synced(sandbox=sandbox, name="Ann", additional_attributes={"city": "Krabi"})
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.hang_next = 1
     sandbox.faults.hang_seconds = 1.2
 

@@ -41,7 +41,8 @@ def test_remote_change_to_the_same_field_is_a_conflict_and_sends_nothing(sandbox
         )
     ]
     assert patch_bodies(sandbox) == []
-    assert not ContactEdit.objects.exists()
+    [seen] = ContactEdit.objects.all()  # LiveDesk's own change, seen by the sync
+    assert (seen.source, seen.seen_via) == (ContactEdit.Source.LIVEDESK, ContactEdit.SeenVia.SYNC)
     assert sandbox.store.get_contact(contact.remote_id)["name"] == "Ann Theirs"
 
 

@@ -93,6 +93,7 @@ def test_successful_push_records_the_outcome_on_the_edit(sandbox, agent):
             "label": "Email",
             "before": "ann@example.com",
             "after": "Ann.Lee@Example.COM",
+            "base": "ann@example.com",
         }
     ]
     assert edit.editor == agent

@@ -47,7 +47,9 @@ def test_changing_one_additional_attribute_sends_only_that_key(sandbox, agent):
     }
 
 
-def test_changing_one_social_network_sends_all_five_and_keeps_extra_networks(sandbox, agent):
+def test_changing_one_network_sends_livedesks_profiles_with_it_and_no_empty_networks(
+    sandbox, agent
+):
     contact = contact_synced(
         sandbox=sandbox,
         name="Ann",
@@ -60,14 +62,7 @@ def test_changing_one_social_network_sends_all_five_and_keeps_extra_networks(san
 
     expected = {
         "additional_attributes": {
-            "social_profiles": {
-                "facebook": "",
-                "github": "ann-new",
-                "instagram": "",
-                "linkedin": "",
-                "twitter": "ann_tw",
-                "mastodon": "@ann",
-            }
+            "social_profiles": {"github": "ann-new", "twitter": "ann_tw", "mastodon": "@ann"}
         }
     }
     assert patch_bodies(sandbox) == [expected]
@@ -75,6 +70,31 @@ def test_changing_one_social_network_sends_all_five_and_keeps_extra_networks(san
     contact.refresh_from_db()
     assert contact.social_profiles["twitter"] == "ann_tw"
     assert contact.social_profiles["mastodon"] == "@ann"
+
+
+def test_a_network_changed_in_livedesk_meanwhile_is_kept_when_another_is_sent(sandbox, agent):
+    """The defect as found: Twitter set in LiveDesk's dashboard, then GitHub saved here."""
+    contact = contact_synced(sandbox=sandbox, name="Ann")
+    opened = fields.contact_values(contact)
+    sandbox.store.update_contact(
+        contact.remote_id, {"additional_attributes": {"social_profiles": {"twitter": "ann_tw"}}}
+    )
+
+    edit = edit_submit(
+        contact=contact,
+        editor=agent,
+        changes={"social_profiles.github": "octocat"},
+        base_values=opened,
+        base_version=contact.version,
+    )
+
+    assert edit.state == ContactEdit.State.SUCCEEDED
+    assert patch_bodies(sandbox) == [
+        {"additional_attributes": {"social_profiles": {"twitter": "ann_tw", "github": "octocat"}}}
+    ]
+    stored = sandbox.store.get_contact(contact.remote_id)["additional_attributes"]
+    assert stored["social_profiles"] == {"twitter": "ann_tw", "github": "octocat"}
+    assert edit.livedesk_before["additional_attributes"]["social_profiles"] == {"twitter": "ann_tw"}
 
 
 def test_changing_one_custom_attribute_sends_only_that_key(sandbox, agent):

@@ -103,6 +103,7 @@ def test_rate_limit_beyond_retries_fails_transiently_and_schedules_a_retry(
 ):
     contact = contact_synced(sandbox=sandbox, name="Ann")
     settings.LIVEDESK_RETRIES = 1
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.rate_limit_next = 2
     sandbox.faults.retry_after = 0
 
@@ -120,6 +121,7 @@ def test_unavailable_server_beyond_retries_fails_transiently_and_schedules_a_ret
 ):
     contact = contact_synced(sandbox=sandbox, name="Ann")
     settings.LIVEDESK_RETRIES = 1
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.fail_next = 2
     sandbox.faults.failure_status = 503
 
@@ -137,6 +139,7 @@ def test_hanging_server_fails_transiently_and_schedules_a_retry(
     contact = contact_synced(sandbox=sandbox, name="Ann")
     settings.LIVEDESK_RETRIES = 0
     settings.LIVEDESK_TIMEOUT = (1.0, 0.5)
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.hang_next = 1
     sandbox.faults.hang_seconds = 5
 
@@ -152,6 +155,7 @@ def test_hanging_server_fails_transiently_and_schedules_a_retry(
 def test_each_push_of_a_failing_edit_counts_an_attempt(sandbox, agent, settings):
     contact = contact_synced(sandbox=sandbox, name="Ann")
     settings.LIVEDESK_RETRIES = 0
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.fail_next = 3
 
     edit = edit_submit(contact=contact, editor=agent, changes={"name": "Ann Smith"})

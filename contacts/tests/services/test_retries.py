@@ -67,6 +67,7 @@ def test_retries_stop_after_the_maximum_attempts(
 ):
     settings.LIVEDESK_PUSH_MAX_ATTEMPTS = 2
     contact = contact_synced(sandbox=sandbox, name="Ann")
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.fail_next = 10
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -140,6 +141,7 @@ def test_backoff_doubles_with_each_attempt_and_is_capped(
     settings.LIVEDESK_PUSH_BACKOFF_SECONDS = 10
     settings.LIVEDESK_PUSH_BACKOFF_MAX_SECONDS = 25
     contact = contact_synced(sandbox=sandbox, name="Ann")
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.fail_next = 3
 
     edit = edit_submit(contact=contact, editor=agent, changes={"name": "Ann Smith"})
@@ -154,6 +156,7 @@ def test_backoff_doubles_with_each_attempt_and_is_capped(
 
 def test_retry_after_sets_the_next_attempt(sandbox, agent, no_client_retries):
     contact = contact_synced(sandbox=sandbox, name="Ann")
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.rate_limit_next = 1
     sandbox.faults.retry_after = 120
 
@@ -220,6 +223,7 @@ def test_an_edit_cannot_be_discarded_while_its_push_is_in_flight(
     sandbox, agent, no_client_retries, monkeypatch, django_capture_on_commit_callbacks
 ):
     contact = contact_synced(sandbox=sandbox, name="Ann")
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.fail_next = 1
     real_contact_update = LiveDeskClient.contact_update
     refused = []

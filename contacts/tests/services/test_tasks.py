@@ -33,6 +33,7 @@ def edit_failed_transiently(sandbox, agent, settings, django_capture_on_commit_c
     settings.LIVEDESK_RETRIES = 0
     settings.LIVEDESK_PUSH_BACKOFF_SECONDS = 0
     contact = contact_synced(sandbox=sandbox, name="Ann")
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.fail_next = 1
     with django_capture_on_commit_callbacks(execute=True):
         edit = edit_submit(contact=contact, editor=agent, changes={"name": "Ann Smith"})
@@ -110,6 +111,7 @@ def test_database_worker_delivers_a_failed_push_enqueued_in_the_database(
     settings.LIVEDESK_RETRIES = 0
     settings.LIVEDESK_PUSH_BACKOFF_SECONDS = 0
     contact = contact_synced(sandbox=sandbox, name="Ann")
+    sandbox.faults.methods = "PATCH"
     sandbox.faults.fail_next = 1
 
     edit = edit_submit(contact=contact, editor=agent, changes={"name": "Ann Smith"})
