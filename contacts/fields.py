@@ -184,10 +184,6 @@ def section_fields(section: Section) -> list[ContactField]:
     return [field for field in contact_fields() if field.section == section]
 
 
-def social_networks() -> list[str]:
-    return [field.attribute for field in section_fields(Section.SOCIAL)]
-
-
 def field_label(key: str) -> str:
     """The words for one field key ("Company name"); a custom attribute is named by its key."""
     field = fields_by_key().get(key)

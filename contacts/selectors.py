@@ -153,15 +153,13 @@ def contact_unfinished_edits(*, contact: Contact) -> QuerySet[ContactEdit]:
     return contact.edits.filter(state__in=ContactEdit.UNFINISHED_STATES).select_related("editor")
 
 
-def contact_open_edit(*, contact: Contact, edit_id: str | int | None = None) -> ContactEdit | None:
-    """The unfinished edit the form should reopen: the one asked for, else the newest."""
-    unfinished = contact_unfinished_edits(contact=contact)
+def contact_open_edit(*, contact: Contact, edit_id: str | int | None) -> ContactEdit | None:
+    """The unfinished edit of this contact the form should reopen ("Edit and resend"), or None
+    when the id is not one: a plain edit never opens someone else's unfinished values."""
     asked_id = parse_id(edit_id)
-    if asked_id is not None:
-        asked = unfinished.filter(pk=asked_id).first()
-        if asked is not None:
-            return asked
-    return unfinished.first()
+    if asked_id is None:
+        return None
+    return contact_unfinished_edits(contact=contact).filter(pk=asked_id).first()
 
 
 def contact_history(*, contact: Contact, limit: int = 50) -> list[ContactEdit]:

@@ -79,8 +79,7 @@ def contact_edit(request: HttpRequest, remote_id: int) -> HttpResponse:
     # LiveDesk first.
     refreshed = contact_refresh_if_stale(contact=contact) if request.method == "GET" else None
     # "Edit and resend" opens one unfinished edit's values; a plain edit shows LiveDesk's.
-    asked = request.GET.get("edit")
-    open_edit = selectors.contact_open_edit(contact=contact, edit_id=asked) if asked else None
+    open_edit = selectors.contact_open_edit(contact=contact, edit_id=request.GET.get("edit"))
     page = contact_edit_page(
         request,
         contact=contact,

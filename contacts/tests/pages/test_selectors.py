@@ -204,7 +204,7 @@ def test_unfinished_edits_are_pending_and_failed_ones():
     assert list(selectors.contact_unfinished_edits(contact=contact)) == [pending, failed]
 
 
-def test_open_edit_is_the_one_asked_for_else_the_newest_unfinished():
+def test_open_edit_is_only_the_unfinished_edit_of_this_contact_asked_for():
     contact = contact_make(remote_id=1, name="Ann")
     other = contact_make(remote_id=2, name="Bob")
     older = edit_make(contact=contact, state=ContactEdit.State.FAILED)
@@ -213,10 +213,11 @@ def test_open_edit_is_the_one_asked_for_else_the_newest_unfinished():
     elsewhere = edit_make(contact=other, state=ContactEdit.State.FAILED)
 
     assert selectors.contact_open_edit(contact=contact, edit_id=str(older.pk)) == older
-    assert selectors.contact_open_edit(contact=contact) == newer
-    assert selectors.contact_open_edit(contact=contact, edit_id=done.pk) == newer
-    assert selectors.contact_open_edit(contact=contact, edit_id=elsewhere.pk) == newer
-    assert selectors.contact_open_edit(contact=contact, edit_id="x") == newer
+    assert selectors.contact_open_edit(contact=contact, edit_id=newer.pk) == newer
+    assert selectors.contact_open_edit(contact=contact, edit_id=None) is None
+    assert selectors.contact_open_edit(contact=contact, edit_id=done.pk) is None
+    assert selectors.contact_open_edit(contact=contact, edit_id=elsewhere.pk) is None
+    assert selectors.contact_open_edit(contact=contact, edit_id="x") is None
 
 
 def test_prefill_puts_the_edits_values_over_the_mirror():
