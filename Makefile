@@ -7,7 +7,7 @@ PORT ?= 8000
 SANDBOX_PORT ?= 8765
 SEED ?= 300
 
-.PHONY: run test lint format sandbox worker sync push-pending bench-sync bench-admin bench-faults bench-concurrency bench-push messages clean
+.PHONY: run test lint format sandbox worker sync push-pending bench-sync bench-admin bench-faults bench-concurrency bench-push bench-weight messages clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,10 @@ bench-faults: $(VENV)/.runtime
 
 bench-push: $(VENV)/.runtime
 	$(PY) scripts/bench_push.py
+
+# Bytes of the agent pages: HTML and the static files each makes a browser fetch, raw and gzip.
+bench-weight: $(VENV)/.runtime
+	$(PY) scripts/page_weight.py
 
 # 20 agents over HTTP on SQLite, then on PostgreSQL when one answers on 127.0.0.1:5432
 # (BENCH_DATABASE_URL names another server).

@@ -328,6 +328,30 @@ def test_switching_to_thai_shows_the_pages_in_thai(agent_page):
     expect(page.locator("html")).to_have_attribute("lang", "th")
 
 
+ICONS_DRAWN = """() => {
+    const icons = [...document.querySelectorAll("svg.bi")];
+    return icons.length > 0 && icons.every(icon => icon.querySelector("use").getBBox().width > 0);
+}"""
+
+
+def test_icons_are_drawn_from_the_sprite_at_the_size_of_the_text(agent_page, sandbox):
+    contact = contact_synced(sandbox=sandbox, name="Somchai Jaidee")
+    page = agent_page
+
+    for url in ("/contacts/", f"/contacts/{contact.remote_id}/edit/"):
+        page.goto(url)
+        # A <use> whose sprite or symbol is missing draws nothing: its box stays empty.
+        page.wait_for_function(ICONS_DRAWN)
+        sizes = page.locator("svg.bi").evaluate_all(
+            "icons => icons.map(icon => [icon.getBoundingClientRect().width,"
+            " icon.getBoundingClientRect().height, parseFloat(getComputedStyle(icon).fontSize)])"
+        )
+        assert sizes, url
+        assert [(width, height) for width, height, _ in sizes] == [
+            (font_size, font_size) for _, _, font_size in sizes
+        ], url
+
+
 def test_a_change_made_in_livedesk_while_the_form_is_open_is_shown_not_overwritten(
     agent_page, sandbox
 ):
