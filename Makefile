@@ -57,8 +57,10 @@ bench-admin: $(VENV)/.test
 bench-faults: $(VENV)/.runtime
 	$(PY) scripts/bench_faults.py
 
+# A push beside the bare HTTP calls, on SQLite then on PostgreSQL when one answers on
+# 127.0.0.1:5432 (BENCH_DATABASE_URL names another server).
 bench-push: $(VENV)/.runtime
-	$(PY) scripts/bench_push.py
+	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) scripts/bench_push.py
 
 # Bytes of the agent pages: HTML and the static files each makes a browser fetch, raw and gzip.
 bench-weight: $(VENV)/.runtime

@@ -51,6 +51,10 @@ class Contact(models.Model):
         _("push state"), max_length=16, choices=PushState.choices, default=PushState.IN_SYNC
     )
     gone_at = models.DateTimeField(_("gone from LiveDesk"), null=True, blank=True)
+    # The contact's unfinished edits by state, kept by every transition of one of them (under
+    # the contact's row lock): the push state follows from them without counting rows.
+    pending_edits = models.PositiveIntegerField(_("pending edits"), default=0, editable=False)
+    failed_edits = models.PositiveIntegerField(_("failed edits"), default=0, editable=False)
 
     class Meta:
         ordering = ["name", "remote_id"]
@@ -91,6 +95,28 @@ class Contact(models.Model):
     @property
     def is_gone(self) -> bool:
         return self.gone_at is not None
+
+    def edit_moved(self, *, leaving: str | None = None, entering: str | None = None) -> None:
+        """Count one of its edits leaving a state and entering another (None: being created),
+        and set the push state from the counts: failed, pending or in sync. Not saved."""
+        counters = {
+            ContactEdit.State.PENDING: "pending_edits",
+            ContactEdit.State.FAILED: "failed_edits",
+        }
+        if leaving in counters:
+            setattr(self, counters[leaving], getattr(self, counters[leaving]) - 1)
+        if entering in counters:
+            setattr(self, counters[entering], getattr(self, counters[entering]) + 1)
+        if self.failed_edits:
+            self.push_state = self.PushState.FAILED
+        elif self.pending_edits:
+            self.push_state = self.PushState.PENDING
+        else:
+            self.push_state = self.PushState.IN_SYNC
+
+    @property
+    def has_unfinished_edits(self) -> bool:
+        return bool(self.pending_edits or self.failed_edits)
 
 
 class ContactEditQuerySet(models.QuerySet):
@@ -247,6 +273,30 @@ class ContactEdit(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("The edit history is append-only: rows are never deleted.")
+
+    def transition(self, **values) -> str | None:
+        """Write a push state transition in one UPDATE, guarded in SQL: it only matches while
+        the row holds the state this object was read with (if another process changed it, the
+        stored state is read and the transition checked again from there). Answers the state
+        the edit left; None when it is finished, nothing written."""
+        if not values or not set(values) <= self.TRANSITION_FIELDS:
+            raise PermissionError(
+                "The edit history is append-only: only push state transitions may be saved."
+            )
+        row = type(self)._base_manager.filter(pk=self.pk)
+        while self.is_unfinished:
+            left = self.state
+            entering = values.get("state", left)
+            if entering not in self.TRANSITIONS[left]:
+                raise PermissionError(
+                    f"The edit history is append-only: a {left} edit cannot become {entering}."
+                )
+            if row.filter(state=left).update(**values):
+                for name, value in values.items():
+                    setattr(self, name, value)
+                return left
+            self.state = row.values_list("state", flat=True).get()
+        return None
 
     @property
     def is_unfinished(self) -> bool:

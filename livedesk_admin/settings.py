@@ -143,6 +143,9 @@ LIVEDESK_SAVE_BUDGET_SECONDS = env.float("LIVEDESK_SAVE_BUDGET_SECONDS", default
 # A push in flight holds its contact this long at most: past it, its process is taken for dead
 # and the edit is due again. Longer than one call can last with all its retries.
 LIVEDESK_PUSH_LEASE_SECONDS = env.int("LIVEDESK_PUSH_LEASE_SECONDS", default=180)
+# The worker sweeps the outbox this often (0: never by itself): it pushes the edits whose lease
+# ran out (their process died mid-call), orphans and retries whose task was lost.
+LIVEDESK_PUSH_SWEEP_SECONDS = env.int("LIVEDESK_PUSH_SWEEP_SECONDS", default=30)
 # The longest Retry-After the worker honours before trying again (a hostile or broken value of
 # years is cut to this).
 LIVEDESK_RETRY_AFTER_MAX = env.int("LIVEDESK_RETRY_AFTER_MAX", default=3600)

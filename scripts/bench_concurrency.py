@@ -192,6 +192,8 @@ def campaign(options, *, directory: Path, database_url: str) -> int:
         benchkit.manage("migrate", "--no-input", environment=environment)
         benchkit.manage("collectstatic", "--no-input", environment=environment)
         benchkit.manage("sync_contacts", "--no-progress", environment=environment)
+        # As `make run` does: starts the worker's periodic sweep of the outbox.
+        benchkit.manage("push_pending", environment=environment)
         import django
 
         sys.path.insert(0, str(benchkit.PROJECT_ROOT))

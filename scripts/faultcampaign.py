@@ -32,11 +32,13 @@ APP_SETTINGS = {
     "LIVEDESK_PUSH_BACKOFF_SECONDS": "1",
     "LIVEDESK_PUSH_BACKOFF_MAX_SECONDS": "4",
     "LIVEDESK_PUSH_LEASE_SECONDS": "5",
+    # The worker's sweep takes up a push whose lease ran out (a killed worker's): soon after.
+    "LIVEDESK_PUSH_SWEEP_SECONDS": "2",
     "LIVEDESK_UNKNOWN_OUTCOME_GRACE_SECONDS": "4",
 }
 KILL_WAIT_SECONDS = 30.0
 # After healing, how long the worker works alone before `push_pending` runs: longer than the
-# lease (5 s) plus the longest backoff (4 s).
+# lease (5 s) plus the longest backoff (4 s) plus a sweep's interval (2 s).
 WORKER_ALONE_SECONDS = 12.0
 # How often an agent told "conflict" opens the form again before giving up (0.1 s apart).
 CONFLICT_REOPENS = 50
@@ -110,6 +112,7 @@ class Campaign:
         self.environment["LIVEDESK_BASE_URL"] = self.proxy.base_url
         self.manage("migrate", "--no-input", "-v", "0")
         synced = self.manage("sync_contacts", "--no-progress")
+        self.manage("push_pending")  # as `make run` does: starts the worker's sweeps
         print(f"   sandbox {sandbox_url}, proxy {self.proxy.base_url}; {synced}", flush=True)
         os.environ.update(self.environment)
         import django

@@ -2,11 +2,13 @@
 
 - `sync`: pull LiveDesk's contacts into the mirror (`mirror` turns an answer into a row).
 - `edits`: record an agent's edit in the outbox and submit it; discard; block and unblock.
-- `push`: deliver recorded edits to LiveDesk, retry them, and the worker's task.
+- `push`: deliver one recorded edit to LiveDesk (`deliver`: within an agent's wait), retry it.
+- `sweep`: the worker's periodic sweep of the outbox, the backstop of every push.
 
 The names below are the package's public API for pages, the admin and commands.
 """
 
+from contacts.services.deliver import edit_deliver, edit_retry
 from contacts.services.edits import (
     EditConflict,
     EditInFlight,
@@ -22,13 +24,15 @@ from contacts.services.push import (
     ORPHANED_PENDING_AFTER,
     Push,
     PushResult,
-    PushSummary,
-    edit_deliver,
     edit_push,
     edit_push_if_due,
     edit_push_task,
-    edit_retry,
+)
+from contacts.services.sweep import (
+    PushSummary,
     edits_push_due,
+    edits_sweep_chain_start,
+    edits_sweep_task,
 )
 from contacts.services.sync import (
     Refreshed,
@@ -67,4 +71,6 @@ __all__ = [
     "edit_push_task",
     "edit_retry",
     "edits_push_due",
+    "edits_sweep_chain_start",
+    "edits_sweep_task",
 ]

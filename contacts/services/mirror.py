@@ -65,14 +65,15 @@ def mirror_values(remote: RemoteContact) -> dict[str, Any]:
 
 
 def mirror_apply(
-    *, contact: Contact, remote: RemoteContact, as_of: datetime, seen_via: str = ""
+    *, contact: Contact, remote: RemoteContact, as_of: datetime, seen_via: str = "", save=True
 ) -> bool:
     """Make `contact` LiveDesk's state as of `as_of` (when the request that answered it was
     sent); bump its version when anything changed. Saves it. An answer older than the state
     the mirror holds changes nothing: False.
 
     With `seen_via` (anything but the answer to our own PATCH), a change of editable fields is
-    an outside change and goes in the contact's history.
+    an outside change and goes in the contact's history. With `save=False` the caller saves
+    the row (a push writes its outcome with it).
     """
     if contact.synced_at > as_of:
         return False
@@ -88,7 +89,8 @@ def mirror_apply(
         contact.version += 1
     contact.synced_at = as_of
     contact.gone_at = None
-    contact.save()
+    if save:
+        contact.save()
     if changed and before is not None:
         outside_change_record(contact=contact, before=before, seen_via=seen_via, now=as_of)
     return changed

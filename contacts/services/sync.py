@@ -32,6 +32,7 @@ from contacts.services.mirror import (
     mirror_values,
     outside_change_row,
 )
+from contacts.services.sweep import edits_sweep_chain_start
 
 logger = logging.getLogger(__name__)
 
@@ -340,6 +341,8 @@ def contacts_sync_task() -> str:
         contacts_sync_schedule()
     except Exception:  # this sync still runs; `manage.py schedule_sync` starts the chain again
         logger.exception("Could not schedule the next sync of the mirror")
+    # The outbox's sweeps run by a chain of their own: start it again if it was ever broken.
+    edits_sweep_chain_start()
     try:
         summary = contacts_sync()
     except SyncInterrupted as error:

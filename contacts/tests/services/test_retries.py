@@ -85,7 +85,7 @@ def test_retries_stop_after_the_maximum_attempts(
     assert len(patch_bodies(sandbox)) == 2
 
 
-def test_every_new_edit_schedules_a_safety_net_push_for_if_its_process_stops(
+def test_a_new_edit_enqueues_no_task_and_is_due_for_the_sweep_if_its_process_stops(
     sandbox, agent, django_capture_on_commit_callbacks
 ):
     contact = contact_synced(sandbox=sandbox, name="Ann")
@@ -100,9 +100,8 @@ def test_every_new_edit_schedules_a_safety_net_push_for_if_its_process_stops(
             source=ContactEdit.Source.AGENT,
         )
 
-    [safety_net] = django_tasks.default_task_backend.results
-    assert list(safety_net.args) == [edit.pk]
-    assert safety_net.task.run_after == edit.created_at + services.ORPHANED_PENDING_AFTER
+    assert django_tasks.default_task_backend.results == []
+    assert edit.next_attempt_at == edit.created_at + services.ORPHANED_PENDING_AFTER
     assert services.edit_push_if_due(edit_id=edit.pk) is None
     later = edit.created_at + services.ORPHANED_PENDING_AFTER
     assert services.edit_push_if_due(edit_id=edit.pk, now=later).state == "succeeded"
