@@ -44,7 +44,9 @@ class Contact(models.Model):
     contact_inboxes = models.JSONField(_("inboxes"), default=list, blank=True)
     created_at = models.DateTimeField(_("created in LiveDesk"), null=True, blank=True)
     last_activity_at = models.DateTimeField(_("last activity"), null=True, blank=True)
-    remote_payload = models.JSONField(_("last payload from LiveDesk"), default=dict, blank=True)
+    # A digest of the columns above as LiveDesk last sent them: sync finds a contact unchanged
+    # without reading them back (see services.mirror.mirror_digest).
+    mirror_digest = models.CharField(_("mirror digest"), max_length=32, blank=True, editable=False)
     synced_at = models.DateTimeField(_("last synced"), default=timezone.now)
     version = models.PositiveIntegerField(_("mirror version"), default=1)
     push_state = models.CharField(

@@ -137,6 +137,8 @@ LIVEDESK_PUSH_MAX_ATTEMPTS = env.int("LIVEDESK_PUSH_MAX_ATTEMPTS", default=6)
 LIVEDESK_PUSH_BACKOFF_SECONDS = env.int("LIVEDESK_PUSH_BACKOFF_SECONDS", default=10)
 LIVEDESK_PUSH_BACKOFF_MAX_SECONDS = env.int("LIVEDESK_PUSH_BACKOFF_MAX_SECONDS", default=600)
 LIVEDESK_SYNC_PAGE_SIZE = env.int("LIVEDESK_SYNC_PAGE_SIZE", default=100)
+# Pages of contacts a sync asks LiveDesk for at once (1: one page at a time).
+LIVEDESK_SYNC_CONCURRENCY = env.int("LIVEDESK_SYNC_CONCURRENCY", default=4)
 # How long an agent's Save may wait for LiveDesk (and for an earlier edit of the same contact)
 # before it is told the edit is queued for the worker.
 LIVEDESK_SAVE_BUDGET_SECONDS = env.float("LIVEDESK_SAVE_BUDGET_SECONDS", default=5.0)

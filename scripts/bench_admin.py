@@ -154,7 +154,9 @@ def database_choose(args: argparse.Namespace) -> Path | None:
 def contacts_fill(count: int, rng: random.Random) -> None:
     from django.utils import timezone
 
+    from contacts.livedesk import parse_contact
     from contacts.models import Contact
+    from contacts.services.mirror import mirror_digest, mirror_values
 
     now = timezone.now()
 
@@ -211,7 +213,7 @@ def contacts_fill(count: int, rng: random.Random) -> None:
                     custom_attributes=custom,
                     created_at=now - timedelta(days=rng.randint(30, 900)),
                     last_activity_at=now - timedelta(minutes=rng.randint(1, 500_000)),
-                    remote_payload=payload,
+                    mirror_digest=mirror_digest(mirror_values(parse_contact(payload))),
                     synced_at=now - timedelta(minutes=rng.randint(1, 600)),
                     push_state=rng.choices(("in_sync", "failed", "pending"), (97, 2, 1))[0],
                     gone_at=now - timedelta(days=1) if gone else None,

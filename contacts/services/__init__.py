@@ -1,6 +1,7 @@
 """Use cases that write, one module per topic; only this package imports the LiveDesk client.
 
-- `sync`: pull LiveDesk's contacts into the mirror (`mirror` turns an answer into a row).
+- `sync`: pull LiveDesk's contacts into the mirror (`mirror` turns an answer into a row);
+  `sync_pages` fetches the pages, several at once, and `sync_write` writes them.
 - `edits`: record an agent's edit in the outbox and submit it; discard; block and unblock.
 - `push`: deliver one recorded edit to LiveDesk (`deliver`: within an agent's wait), retry it.
 - `sweep`: the worker's periodic sweep of the outbox, the backstop of every push.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import datetime
 from typing import Any
 
@@ -29,8 +31,11 @@ MIRROR_FIELDS = (
     "contact_inboxes",
     "created_at",
     "last_activity_at",
-    "remote_payload",
+    "mirror_digest",
 )
+# The columns the digest covers: all the mirror holds of a contact, LiveDesk's payload being
+# stored once, as these columns.
+DIGESTED_FIELDS = MIRROR_FIELDS[:-1]
 
 
 def mirror_values(remote: RemoteContact) -> dict[str, Any]:
@@ -41,7 +46,7 @@ def mirror_values(remote: RemoteContact) -> dict[str, Any]:
         value = additional.get(key)
         return "" if value is None else str(value)[:limit]
 
-    return {
+    values = {
         "name": remote.name[:255],
         "first_name": remote.first_name[:255],
         "last_name": remote.last_name[:255],
@@ -60,7 +65,52 @@ def mirror_values(remote: RemoteContact) -> dict[str, Any]:
         "contact_inboxes": remote.contact_inboxes or [],
         "created_at": remote.created_at,
         "last_activity_at": remote.last_activity_at,
-        "remote_payload": remote.payload,
+    }
+    values["mirror_digest"] = mirror_digest(values)
+    return values
+
+
+def mirror_digest(values: dict[str, Any]) -> str:
+    """A short digest of a contact's mirrored columns (`values` as mirror_values makes them, or
+    a row's): equal digests, unchanged contact. Sync compares it instead of reading each row's
+    values back."""
+    canonical = json.dumps(
+        [values[name] for name in DIGESTED_FIELDS],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=_datetime_text,
+    )
+    return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
+
+
+def _datetime_text(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a mirror column's value")
+
+
+def mirror_payload(contact: Contact) -> dict[str, Any]:
+    """The contact as LiveDesk would send it, rebuilt from its mirrored columns (the payload
+    itself is not stored): what a webhook's partial contact is laid over."""
+    return {
+        "id": contact.remote_id,
+        "name": contact.name,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "email": contact.email,
+        "phone_number": contact.phone_number,
+        "identifier": contact.identifier,
+        "thumbnail": contact.thumbnail,
+        "availability_status": contact.availability_status,
+        "blocked": contact.blocked,
+        "additional_attributes": contact.additional_attributes,
+        "custom_attributes": contact.custom_attributes,
+        "contact_inboxes": contact.contact_inboxes,
+        "created_at": contact.created_at.isoformat() if contact.created_at else None,
+        "last_activity_at": (
+            contact.last_activity_at.isoformat() if contact.last_activity_at else None
+        ),
     }
 
 
@@ -82,6 +132,7 @@ def mirror_apply(
     if remote.contact_inboxes is None:
         # An answer without inboxes says nothing about them: keep what we have.
         values["contact_inboxes"] = contact.contact_inboxes
+        values["mirror_digest"] = mirror_digest(values)
     changed = any(getattr(contact, name) != value for name, value in values.items())
     for name, value in values.items():
         setattr(contact, name, value)

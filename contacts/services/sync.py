@@ -5,34 +5,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from contextlib import closing
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Value
-from django.db.models.functions import Greatest
 from django.utils import timezone
 from django_tasks import TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
-from contacts.fields import contact_values
 from contacts.livedesk import (
     LiveDeskClient,
     LiveDeskError,
     LiveDeskNotFound,
     LiveDeskProtocolError,
-    RemoteContact,
 )
 from contacts.models import Contact, ContactEdit
 from contacts.services.mirror import (
-    MIRROR_FIELDS,
     mirror_apply,
-    mirror_values,
-    outside_change_row,
 )
 from contacts.services.sweep import edits_sweep_chain_start
+from contacts.services.sync_pages import pages_at_once, pages_in_turn
+from contacts.services.sync_write import PageWriter, SyncSummary, page_values, page_write
 
 logger = logging.getLogger(__name__)
 
@@ -40,22 +36,6 @@ logger = logging.getLogger(__name__)
 GONE_CHECK_LIMIT = 200
 # The PostgreSQL advisory lock that serialises schedulers of the next sync (any fixed number).
 SYNC_SCHEDULE_LOCK_KEY = 318_2024
-
-
-@dataclass
-class SyncSummary:
-    total: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    gone: int = 0
-    completed: bool = False
-    errors: list[str] = field(default_factory=list)
-
-    @property
-    def seen(self) -> int:
-        return self.created + self.updated + self.unchanged + self.failed
 
 
 class SyncInterrupted(Exception):
@@ -71,35 +51,43 @@ def contacts_sync(
     *,
     client: LiveDeskClient | None = None,
     page_size: int | None = None,
+    concurrency: int | None = None,
     on_page: Callable[[SyncSummary], None] | None = None,
 ) -> SyncSummary:
-    """Pull every LiveDesk contact into the mirror, page by page, and flag the ones gone.
+    """Pull every LiveDesk contact into the mirror and flag the ones gone.
 
-    Each page is one transaction and one bulk upsert, so memory stays flat and an interrupted
-    run loses nothing. Only a run that saw every page flags contacts gone (see _gone_flag).
+    Pages are fetched `LIVEDESK_SYNC_CONCURRENCY` at a time (one at a time with a `client`
+    given) while this thread writes them in page order: one upsert per page, the pages that
+    arrive together in one transaction (see PageWriter), so memory stays flat and an
+    interrupted run keeps what it read. Only a run that saw every page flags contacts gone
+    (see _gone_flag).
     Raises SyncInterrupted when LiveDesk fails before the run is complete.
     """
-    client = client or LiveDeskClient()
     page_size = page_size or settings.LIVEDESK_SYNC_PAGE_SIZE
+    concurrency = concurrency or settings.LIVEDESK_SYNC_CONCURRENCY
     started_at = timezone.now()
     summary = SyncSummary()
-    pages = client.contacts_iter(page_size=page_size)
+    own_client = client is None
+    client = client or LiveDeskClient()
+    if own_client and concurrency > 1:
+        pages = pages_at_once(
+            client_make=LiveDeskClient,
+            page_size=page_size,
+            concurrency=concurrency,
+            prepare=page_values,
+        )
+    else:
+        pages = pages_in_turn(client=client, page_size=page_size, prepare=page_values)
     try:
-        while True:
-            requested_at = timezone.now()
-            page = next(pages, None)
-            if page is None:
-                break
-            _sync_page(page.contacts, summary=summary, as_of=requested_at)
-            for payload, reason in page.rejected:
-                summary.failed += 1
-                summary.errors.append(f"{reason} ({str(payload)[:200]})")
-            summary.total = max(page.count or 0, summary.seen)
-            if on_page:
-                on_page(summary)
+        with PageWriter(summary=summary, on_page=on_page) as writer, closing(pages):
+            for fetched in pages:
+                writer.add(fetched)
         _gone_flag(client=client, started_at=started_at, summary=summary)
     except LiveDeskError as error:
         raise SyncInterrupted(error.message, summary=summary) from error
+    finally:
+        if own_client:
+            client.close()
     summary.total = max(summary.total, summary.seen)
     summary.completed = True
     return summary
@@ -129,88 +117,12 @@ def _gone_flag(*, client: LiveDeskClient, started_at: datetime, summary: SyncSum
         except LiveDeskProtocolError as error:
             summary.failed += 1
             summary.errors.append(f"#{remote_id}: {error.message}")
-    _sync_page(found, summary=summary, as_of=requested_at)
+    with transaction.atomic():
+        page_write(found, summary=summary, as_of=requested_at)
     if gone_ids:
         summary.gone += Contact.objects.filter(remote_id__in=gone_ids, gone_at__isnull=True).update(
             gone_at=timezone.now()
         )
-
-
-def _sync_page(remotes: list[RemoteContact], *, summary: SyncSummary, as_of: datetime) -> None:
-    """Write one page of LiveDesk's contacts, as of when it was asked for, in one upsert.
-
-    A contact whose mirror holds a newer state (a push answered after this page was asked
-    for) keeps it.
-    """
-    if not remotes:
-        return
-    by_id = {remote.remote_id: remote for remote in remotes}
-    with transaction.atomic():
-        stored = {
-            remote_id: (payload, version, synced_at)
-            for remote_id, payload, version, synced_at in Contact.objects.select_for_update()
-            .filter(remote_id__in=by_id)
-            .values_list("remote_id", "remote_payload", "version", "synced_at")
-        }
-        upserts, unchanged_ids = [], []
-        for remote_id, remote in by_id.items():
-            previous = stored.get(remote_id)
-            if previous is not None and (previous[0] == remote.payload or previous[2] > as_of):
-                unchanged_ids.append(remote_id)
-                continue
-            version = 1 if previous is None else previous[1] + 1
-            upserts.append(
-                Contact(
-                    remote_id=remote_id,
-                    version=version,
-                    synced_at=as_of,
-                    gone_at=None,
-                    **mirror_values(remote),
-                )
-            )
-            if previous is None:
-                summary.created += 1
-            else:
-                summary.updated += 1
-        outside_changes = _outside_changes(
-            [contact for contact in upserts if contact.remote_id in stored], as_of=as_of
-        )
-        if upserts:
-            Contact.objects.bulk_create(
-                upserts,
-                update_conflicts=True,
-                unique_fields=["remote_id"],
-                update_fields=[*MIRROR_FIELDS, "version", "synced_at", "gone_at"],
-            )
-        ContactEdit.objects.bulk_create(outside_changes)
-        if unchanged_ids:
-            Contact.objects.filter(remote_id__in=unchanged_ids).update(
-                synced_at=Greatest(F("synced_at"), Value(as_of)), gone_at=None
-            )
-        summary.unchanged += len(unchanged_ids)
-
-
-def _outside_changes(updated: list[Contact], *, as_of: datetime) -> list[ContactEdit]:
-    """The history rows of what LiveDesk changed in these contacts (new state, unsaved) since
-    the mirror last saw them."""
-    if not updated:
-        return []
-    stored = Contact.objects.in_bulk(
-        [contact.remote_id for contact in updated], field_name="remote_id"
-    )
-    rows = []
-    for contact in updated:
-        previous = stored[contact.remote_id]
-        row = outside_change_row(
-            contact=previous,
-            before=contact_values(previous),
-            after=contact_values(contact),
-            seen_via=ContactEdit.SeenVia.SYNC,
-            now=as_of,
-        )
-        if row is not None:
-            rows.append(row)
-    return rows
 
 
 class Refreshed(StrEnum):

@@ -29,7 +29,12 @@ from contacts.fields import Values, contact_values
 from contacts.livedesk import LiveDeskProtocolError, parse_contact
 from contacts.livedesk.json_safety import Unreadable, json_decode, text_clean
 from contacts.models import Contact, ContactEdit, WebhookDelivery
-from contacts.services.mirror import mirror_apply, mirror_values, outside_change_record
+from contacts.services.mirror import (
+    mirror_apply,
+    mirror_payload,
+    mirror_values,
+    outside_change_record,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -261,7 +266,7 @@ def _changed_values(changed: Any) -> dict[str, Any]:
 
 
 def _merged(stored: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
-    """The event's contact laid over the mirror's last payload from LiveDesk: the fields the
+    """The event's contact laid over the mirror's copy of the contact: the fields the
     event leaves out keep their values. Only a contact's own fields are taken."""
     known = CONTACT_KEYS | stored.keys()
     return {**stored, **{key: value for key, value in fields.items() if key in known}}
@@ -287,8 +292,7 @@ def _contact_apply(*, remote_id: int, fields: dict[str, Any], event_at: datetime
             return Outcome.CREATED
         except IntegrityError:  # created meanwhile by a sync or another delivery
             contact = Contact.objects.select_for_update().get(remote_id=remote_id)
-    stored = contact.remote_payload if isinstance(contact.remote_payload, dict) else {}
-    remote = parse_contact(_merged(stored, fields))
+    remote = parse_contact(_merged(mirror_payload(contact), fields))
     if contact.synced_at > event_at:
         return Outcome.STALE
     before = contact_values(contact)

@@ -13,9 +13,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--page-size", type=int, default=None, help="Contacts asked per page.")
+        parser.add_argument(
+            "--concurrency",
+            type=int,
+            default=None,
+            help="Pages asked for at once (default LIVEDESK_SYNC_CONCURRENCY; 1: one at a time).",
+        )
         parser.add_argument("--no-progress", action="store_true", help="Print no progress bar.")
 
-    def handle(self, *args, page_size=None, no_progress=False, **options):
+    def handle(self, *args, page_size=None, concurrency=None, no_progress=False, **options):
         started = time.monotonic()
         show_progress = not no_progress and sys.stderr.isatty()
 
@@ -25,7 +31,9 @@ class Command(BaseCommand):
                 sys.stderr.flush()
 
         try:
-            summary = services.contacts_sync(page_size=page_size, on_page=on_page)
+            summary = services.contacts_sync(
+                page_size=page_size, concurrency=concurrency, on_page=on_page
+            )
         except services.SyncInterrupted as error:
             raise CommandError(f"Sync stopped: {error.message}") from error
         finally:

@@ -61,7 +61,9 @@ def item(remote_id, **fields) -> str:
 def assert_mirror_storable() -> None:
     for row in Contact.objects.values():
         assert_storable({key: value for key, value in row.items() if isinstance(value, str)})
-        assert_storable([row["remote_payload"], row["additional_attributes"]])
+        assert_storable(
+            [row["additional_attributes"], row["custom_attributes"], row["contact_inboxes"]]
+        )
 
 
 # --- Sync ------------------------------------------------------------------------------------

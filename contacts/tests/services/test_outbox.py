@@ -10,8 +10,9 @@ import threading
 import pytest
 from django.db import connection, connections
 
-from contacts.livedesk import LiveDeskClient
+from contacts.livedesk import LiveDeskClient, parse_contact
 from contacts.models import Contact, ContactEdit
+from contacts.services.mirror import mirror_values
 from contacts.tests.conftest import SANDBOX_KEY, SANDBOX_SECRET
 from contacts.tests.factories import contact_synced, edit_submit, patch_bodies
 
@@ -67,7 +68,8 @@ def test_successful_push_stores_the_servers_answer_in_the_mirror(sandbox, agent)
     server_truth = sandbox.store.get_contact(contact.remote_id, include_contact_inboxes=True)
     assert patch_bodies(sandbox) == [{"email": "Ann.Lee@Example.COM"}]
     assert contact.email == "ann.lee@example.com"
-    assert contact.remote_payload == edit.response_body["payload"] == server_truth
+    assert edit.response_body["payload"] == server_truth
+    assert contact.mirror_digest == mirror_values(parse_contact(server_truth))["mirror_digest"]
     assert contact.version == version_before + 1
     assert contact.push_state == Contact.PushState.IN_SYNC
 
