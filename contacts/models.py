@@ -384,3 +384,23 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} #{self.remote_id}: {self.outcome} ({self.delivery_id})"
+
+
+class ListFacet(models.Model):
+    """The choices of a list filter (the contacts' countries), kept by sync and webhooks.
+
+    Reading them from every contact is a DISTINCT over the whole table on every list page; the
+    worker syncs and the web process shows, so the copy lives in the database, not in one
+    process's memory.
+    """
+
+    name = models.CharField(_("name"), max_length=64, primary_key=True)
+    choices = models.JSONField(_("choices"), default=list)
+    refreshed_at = models.DateTimeField(_("refreshed"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("list filter choices")
+        verbose_name_plural = _("list filter choices")
+
+    def __str__(self) -> str:
+        return self.name

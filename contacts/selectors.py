@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from contacts.fields import Values, contact_values
 from contacts.models import Contact, ContactEdit, CustomAttributeDefinition
+from contacts.pagination import KeysetSort
 
 # Sort keys of the contact list -> the columns to order by, each sort read in order from one
 # index: (name, remote_id), (country, name, remote_id), and single-column indexes, which in
@@ -82,6 +83,16 @@ def contact_list(
     columns = CONTACT_SORTS.get(sort.removeprefix("-"), CONTACT_SORTS["name"])
     descending = sort.startswith("-")
     return contacts.order_by(*(_ordering(column, descending=descending) for column in columns))
+
+
+def contact_list_sort(sort: str = "name") -> KeysetSort:
+    """The contact list's order for keyset paging: the columns of CONTACT_SORTS, one way."""
+    columns = CONTACT_SORTS.get(sort.removeprefix("-"), CONTACT_SORTS["name"])
+    return KeysetSort(
+        columns=columns,
+        descending=sort.startswith("-"),
+        nullable_first=columns[0] in NULLABLE_SORT_COLUMNS,
+    )
 
 
 def _ordering(column: str, *, descending: bool) -> OrderBy:

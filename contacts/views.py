@@ -15,9 +15,13 @@ from contacts.edit_flow import RELOAD_BUTTON, contact_edit_page
 from contacts.fields import Section, section_fields
 from contacts.forms import ContactFilterForm, EditHistoryFilterForm
 from contacts.models import Contact, ContactEdit
+from contacts.pagination import keyset_page, list_count_of, with_list_count
+from contacts.services import facets
 from contacts.services.sync import contact_refresh_if_stale
 
 PAGE_SIZE = 50
+# Past this a page number is a label too large to mean anything.
+PAGE_NUMBER_MAX = 10**9
 
 
 def _can_view(view):
@@ -33,13 +37,35 @@ def _can_change(view):
 @require_GET
 @_can_view
 def contact_list(request: HttpRequest) -> HttpResponse:
-    filter_form = ContactFilterForm(request.GET or None, countries=selectors.contact_countries())
-    contacts = selectors.contact_list(**filter_form.filters())
-    page = Paginator(contacts, PAGE_SIZE).get_page(request.GET.get("page"))
+    filter_form = ContactFilterForm(request.GET or None, countries=facets.contact_countries())
+    filters = filter_form.filters()
+    contacts = selectors.contact_list(**filters)
+    # The page number only labels a cursor's page; alone, it pages by OFFSET near the start.
+    number = min(selectors.parse_id(request.GET.get("page")) or 1, PAGE_NUMBER_MAX)
+    page = keyset_page(
+        with_list_count(contacts),
+        sort=selectors.contact_list_sort(filters["sort"]),
+        per_page=PAGE_SIZE,
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+        number=max(number, 1),
+    )
+    if not page.has_previous:
+        number = 1
+    count = list_count_of(page, contacts)
     return render(
         request,
         "contacts/contact_list.html",
-        {"filter_form": filter_form, "page": page, "sort": filter_form.filters()["sort"]},
+        {
+            "filter_form": filter_form,
+            "page": page,
+            "sort": filters["sort"],
+            "count": count,
+            "page_number": number,
+            "page_count": count.pages(PAGE_SIZE),
+            "first_row": (number - 1) * PAGE_SIZE + 1,
+            "last_row": (number - 1) * PAGE_SIZE + len(page.object_list),
+        },
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import PAGE_VAR
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -20,8 +21,10 @@ from django.utils.translation import gettext_lazy as _
 
 from contacts import selectors
 from contacts.admin import actions
+from contacts.admin.changelist import ContactChangeList
 from contacts.admin.filters import CountryListFilter, GoneListFilter, search_term_clean
 from contacts.admin.html import change_value_html, changes_html
+from contacts.admin.paginators import ContactPaginator
 from contacts.edit_flow import RELOAD_BUTTON, EditPage, contact_edit_page
 from contacts.fields import contact_values, field_label
 from contacts.models import Contact, ContactEdit
@@ -76,6 +79,15 @@ class ContactAdmin(admin.ModelAdmin):
     )
     readonly_fields = tuple(field.name for field in Contact._meta.fields if field.name != "id")
     edit_template = "admin/contacts/contact/edit_form.html"
+
+    def get_changelist(self, request, **kwargs):
+        return ContactChangeList
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        asked = selectors.parse_id(request.GET.get(PAGE_VAR)) or 1
+        return ContactPaginator(
+            queryset, per_page, orphans, allow_empty_first_page, asked=min(asked, 10**9)
+        )
 
     def has_add_permission(self, request):
         return False

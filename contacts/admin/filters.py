@@ -5,30 +5,23 @@ from __future__ import annotations
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.db.models import Exists, OuterRef
 from django.utils.text import unescape_string_literal
 from django.utils.translation import gettext_lazy as _
 
 from contacts import selectors
 from contacts.models import ContactEdit
-
-COUNTRIES_CACHE_KEY = "contacts.admin.countries"
-COUNTRIES_CACHE_SECONDS = 300
+from contacts.services import facets
 
 
 class CountryListFilter(admin.SimpleListFilter):
-    """Countries of the mirror, read from the country index once every few minutes, not per page."""
+    """Countries of the mirror, as sync and webhooks keep them (contacts.services.facets)."""
 
     title = _("country")
     parameter_name = "country"
 
     def lookups(self, request, model_admin):
-        countries = cache.get(COUNTRIES_CACHE_KEY)
-        if countries is None:
-            countries = selectors.contact_countries()
-            cache.set(COUNTRIES_CACHE_KEY, countries, COUNTRIES_CACHE_SECONDS)
-        return [(country, country) for country in countries]
+        return [(country, country) for country in facets.contact_countries()]
 
     def queryset(self, request, queryset):
         if self.value():

@@ -10,6 +10,7 @@ from typing import Any
 from contacts.fields import Values, contact_values, english_label, values_diff
 from contacts.livedesk import RemoteContact
 from contacts.models import Contact, ContactEdit
+from contacts.services.facets import contact_country_seen
 
 # Mirror columns written from a LiveDesk payload, by sync and by confirmed pushes.
 MIRROR_FIELDS = (
@@ -134,6 +135,7 @@ def mirror_apply(
         values["contact_inboxes"] = contact.contact_inboxes
         values["mirror_digest"] = mirror_digest(values)
     changed = any(getattr(contact, name) != value for name, value in values.items())
+    new_country = values["country"] if values["country"] != contact.country else ""
     for name, value in values.items():
         setattr(contact, name, value)
     if changed:
@@ -142,6 +144,7 @@ def mirror_apply(
     contact.gone_at = None
     if save:
         contact.save()
+    contact_country_seen(new_country)
     if changed and before is not None:
         outside_change_record(contact=contact, before=before, seen_via=seen_via, now=as_of)
     return changed

@@ -23,6 +23,7 @@ from contacts.livedesk import (
     LiveDeskProtocolError,
 )
 from contacts.models import Contact, ContactEdit
+from contacts.services.facets import contact_countries_refresh
 from contacts.services.mirror import (
     mirror_apply,
 )
@@ -84,10 +85,12 @@ def contacts_sync(
                 writer.add(fetched)
         _gone_flag(client=client, started_at=started_at, summary=summary)
     except LiveDeskError as error:
+        contact_countries_refresh()  # the pages read are kept, and so are their countries
         raise SyncInterrupted(error.message, summary=summary) from error
     finally:
         if own_client:
             client.close()
+    contact_countries_refresh()
     summary.total = max(summary.total, summary.seen)
     summary.completed = True
     return summary

@@ -105,13 +105,6 @@ class PageWriter:
             return
         atomic, self.transaction = self.transaction, None
         atomic.__exit__(*(exc_info or (None, None, None)))
-        if not exc_info:
-            contacts_synced_hook()
-
-
-def contacts_synced_hook() -> None:
-    """Called after each committed batch of sync pages: the place for whatever depends on the
-    mirror's contacts as a whole (a cached list of countries...). Does nothing yet."""
 
 
 def page_values(page: ContactPage) -> list[dict[str, Any]]:

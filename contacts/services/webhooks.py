@@ -29,6 +29,7 @@ from contacts.fields import Values, contact_values
 from contacts.livedesk import LiveDeskProtocolError, parse_contact
 from contacts.livedesk.json_safety import Unreadable, json_decode, text_clean
 from contacts.models import Contact, ContactEdit, WebhookDelivery
+from contacts.services.facets import contact_country_seen
 from contacts.services.mirror import (
     mirror_apply,
     mirror_payload,
@@ -286,9 +287,9 @@ def _contact_apply(*, remote_id: int, fields: dict[str, Any], event_at: datetime
         remote = parse_contact(_merged({}, fields))
         try:
             with transaction.atomic():
-                Contact.objects.create(
-                    remote_id=remote_id, version=1, synced_at=event_at, **mirror_values(remote)
-                )
+                values = mirror_values(remote)
+                Contact.objects.create(remote_id=remote_id, version=1, synced_at=event_at, **values)
+                contact_country_seen(values["country"])
             return Outcome.CREATED
         except IntegrityError:  # created meanwhile by a sync or another delivery
             contact = Contact.objects.select_for_update().get(remote_id=remote_id)
