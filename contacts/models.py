@@ -285,7 +285,7 @@ class ContactEdit(models.Model):
             raise PermissionError(
                 "The edit history is append-only: only push state transitions may be saved."
             )
-        row = type(self)._base_manager.filter(pk=self.pk)
+        rows = type(self)._base_manager
         while self.is_unfinished:
             left = self.state
             entering = values.get("state", left)
@@ -293,11 +293,11 @@ class ContactEdit(models.Model):
                 raise PermissionError(
                     f"The edit history is append-only: a {left} edit cannot become {entering}."
                 )
-            if row.filter(state=left).update(**values):
+            if rows.filter(pk=self.pk, state=left).update(**values):
                 for name, value in values.items():
                     setattr(self, name, value)
                 return left
-            self.state = row.values_list("state", flat=True).get()
+            self.state = rows.filter(pk=self.pk).values_list("state", flat=True).get()
         return None
 
     @property

@@ -9,6 +9,7 @@ LIVEDESK_MAX_RESPONSE_BYTES. Every failure becomes one of the named `LiveDeskErr
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -127,6 +128,11 @@ class LiveDeskClient:
         self.session.headers.update(
             {"Accept": "application/json", "Content-Type": "application/json"}
         )
+        # The environment's proxies and CA bundle, read once here rather than on every call
+        # (requests scans the whole environment per call when it trusts it).
+        self.session.trust_env = False
+        self.session.proxies = requests.utils.get_environ_proxies(self.base_url)
+        self.session.verify = _ca_bundle() or True
         adapter = HTTPAdapter(max_retries=retry)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
@@ -267,6 +273,11 @@ class LiveDeskClient:
             retry_after_max=getattr(settings, "LIVEDESK_RETRY_AFTER_MAX", DEFAULT_RETRY_AFTER_MAX),
         )
         return response.status_code, body
+
+
+def _ca_bundle() -> str | None:
+    """The CA bundle the environment names, as requests reads it when it trusts it."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
 
 
 def _body_read(response: requests.Response, *, limit: int, method: str, path: str) -> bytes:

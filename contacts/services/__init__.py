@@ -2,9 +2,12 @@
 
 - `sync`: pull LiveDesk's contacts into the mirror (`mirror` turns an answer into a row);
   `sync_pages` fetches the pages, several at once, and `sync_write` writes them.
-- `edits`: record an agent's edit in the outbox and submit it; discard; block and unblock.
-- `push`: deliver one recorded edit to LiveDesk (`deliver`: within an agent's wait), retry it.
-- `sweep`: the worker's periodic sweep of the outbox, the backstop of every push.
+- `edits`: record an agent's edit in the outbox and submit it; discard; block and unblock
+  (`carry`: the values of earlier edits still waiting, carried into a newer one).
+- `push`: deliver one recorded edit to LiveDesk (`deliver`: within an agent's wait), retry it
+  (`contact_row`: the contact's row as a push leaves it).
+- `sweep`: the worker's periodic sweep of the outbox, the backstop of every push
+  (`periodic`: exactly one run of a periodic task waiting, for it and the scheduled sync).
 
 The names below are the package's public API for pages, the admin and commands.
 """

@@ -21,20 +21,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.fields import (
-    Changes,
     Values,
     contact_values,
-    english_label,
     field_label,
     patch_body_build,
     values_diff,
     values_with_changes,
 )
 from contacts.models import Contact, ContactEdit
+from contacts.services.carry import changes_carried, changes_rows, edits_carry
+from contacts.services.contact_row import PUSH_STATE_FIELDS
 from contacts.services.deliver import edit_deliver
 from contacts.services.push import (
     ORPHANED_PENDING_AFTER,
-    PUSH_STATE_FIELDS,
     Push,
     PushResult,
     edit_changes,
@@ -254,7 +253,7 @@ def contact_edit_record(
         ]
         if conflicts:
             raise EditConflict(conflicts, current_version=locked.version)
-        changes = _changes_carried(mirror=mirror, edits=carried)
+        changes = changes_carried(mirror=mirror, edits=carried)
         for key, (_before, after) in yours.items():
             if mirror.get(key) != after or expected.get(key) != after:
                 changes[key] = (mirror.get(key), after)
@@ -267,7 +266,7 @@ def contact_edit_record(
             editor_username=editor.get_username(),
             source=source,
             base_version=base_version,
-            changes=_changes_rows(
+            changes=changes_rows(
                 changes,
                 carried=carried,
                 mine=mine,
@@ -286,7 +285,7 @@ def contact_edit_record(
         edit.save()
         locked.edit_moved(entering=edit.state)
         replaced = _still_replaceable(replaces, now=now)
-        _carry(carried=[*carried, *replaced], into=edit, by=editor, now=now)
+        edits_carry(carried=[*carried, *replaced], into=edit, by=editor, now=now)
         locked.save(update_fields=PUSH_STATE_FIELDS)
     return edit
 
@@ -303,61 +302,6 @@ def _still_replaceable(edit: ContactEdit | None, *, now: datetime) -> list[Conta
 
 def _in_flight(edit: ContactEdit, now: datetime) -> bool:
     return edit.in_flight_until is not None and edit.in_flight_until > now
-
-
-def _changes_carried(*, mirror: Values, edits: list[ContactEdit]) -> Changes:
-    """The changes of earlier edits still waiting, oldest first, each against the mirror."""
-    changes: Changes = {}
-    for edit in edits:
-        for key, (_before, after) in edit_changes(edit).items():
-            changes[key] = (mirror.get(key), after)
-    return {key: change for key, change in changes.items() if change[0] != change[1]}
-
-
-def _changes_rows(
-    changes: Changes,
-    *,
-    carried: list[ContactEdit],
-    mine: set[str],
-    base_values: Values,
-    opened_values: Values,
-) -> list[dict]:
-    """The history's rows for an edit's changes: before (the mirror now) and after, and what
-    the push will compare with LiveDesk's value then: `base` (LiveDesk's value when the form
-    opened) and `seen` (what the form showed, when another). A value carried from another
-    edit keeps that edit's base and says whose it was."""
-    carried_rows = {row["field"]: (edit, row) for edit in carried for row in edit.changes}
-    rows = []
-    for key, (before, after) in changes.items():
-        row = {"field": key, "label": english_label(key), "before": before, "after": after}
-        if key in mine:
-            row["base"] = base_values.get(key)
-            if opened_values.get(key) != row["base"]:
-                row["seen"] = opened_values.get(key)
-        else:
-            edit, original = carried_rows[key]
-            row["base"] = original.get("base", original.get("before"))
-            if "seen" in original:
-                row["seen"] = original["seen"]
-            row["carried_from"] = edit.pk
-            row["carried_from_editor"] = edit.editor_username
-        rows.append(row)
-    return rows
-
-
-def _carry(
-    *, carried: list[ContactEdit], into: ContactEdit, by: AbstractBaseUser, now: datetime
-) -> None:
-    """Mark the edits carried into `into`, counted on its contact (the caller saves it)."""
-    for edit in carried:
-        left = edit.transition(
-            state=ContactEdit.State.SUPERSEDED,
-            carried_into=into,
-            next_attempt_at=None,
-            finished_at=now,
-            finished_by=by,
-        )
-        into.contact.edit_moved(leaving=left, entering=edit.state)
 
 
 def edit_discard(*, edit: ContactEdit, user: AbstractBaseUser) -> ContactEdit:

@@ -32,12 +32,11 @@ from contacts.livedesk import (
     RemoteContact,
 )
 from contacts.models import Contact, ContactEdit
-from contacts.services.mirror import mirror_apply, mirror_values
+from contacts.services.contact_row import contact_row_write
+from contacts.services.mirror import mirror_values
 
 logger = logging.getLogger(__name__)
 
-# What a transition of one of its edits writes on the contact.
-PUSH_STATE_FIELDS = ["pending_edits", "failed_edits", "push_state"]
 # A pending edit not pushed by then was orphaned (its process stopped before the push).
 ORPHANED_PENDING_AFTER = timedelta(minutes=2)
 State = ContactEdit.State
@@ -156,10 +155,13 @@ def _push_claim(*, edit_id: int) -> PushResult | ContactEdit:
     contact's row locked (the app's one lock order: every write of an edit holds it), its
     unfinished edits read once, the lease written in one guarded UPDATE."""
     with transaction.atomic():
-        contact = Contact.objects.select_for_update(of=("self",)).get(edits__id=edit_id)
+        # Only what a push reads of it: the outcome's transaction reads the whole row again.
+        contact = (
+            Contact.objects.select_for_update(of=("self",)).only("remote_id").get(edits__id=edit_id)
+        )
         # Read the time once the lock is held: it orders this push among the others.
         now = timezone.now()
-        unfinished = list(contact.edits.filter(state__in=ContactEdit.UNFINISHED_STATES))
+        unfinished = list(contact.edits.filter(state__in=ContactEdit.UNFINISHED_STATES).order_by())
         edit = next((edit for edit in unfinished if edit.pk == edit_id), None)
         if edit is None:
             edit = ContactEdit.objects.get(pk=edit_id)
@@ -227,7 +229,7 @@ def _conflict_record(*, edit: ContactEdit, read: LiveDeskRead, keys: list[str]) 
             in_flight_until=None,
             next_attempt_at=None,
         )
-        _contact_write(contact, edit=edit, left=left, answers=[_read_answer(read)])
+        contact_row_write(contact, edit=edit, left=left, answers=[_read_answer(read)])
         _next_queued_due(contact)
     return edit
 
@@ -260,7 +262,7 @@ def _push_succeeded(
             logger.warning("Edit %s was delivered twice after its lease ran out", edit.pk)
             edit.refresh_from_db()
         answers = [_read_answer(read), (remote, sent_at, "")]
-        _contact_write(contact, edit=edit, left=left, answers=answers)
+        contact_row_write(contact, edit=edit, left=left, answers=answers)
         if left is not None:
             _next_queued_due(contact)
     return edit
@@ -298,7 +300,7 @@ def _push_failed(
             return edit
         gone_at = now if isinstance(error, LiveDeskNotFound) else None
         answers = [_read_answer(read)] if read is not None else []
-        _contact_write(contact, edit=edit, left=left, answers=answers, gone_at=gone_at)
+        contact_row_write(contact, edit=edit, left=left, answers=answers, gone_at=gone_at)
         if next_attempt_at is not None:
             transaction.on_commit(
                 lambda: retry_schedule(edit_id=edit.pk, run_after=next_attempt_at)
@@ -317,35 +319,6 @@ def _contact_locked(edit: ContactEdit) -> Contact:
 
 def _read_answer(read: LiveDeskRead) -> tuple[RemoteContact, datetime, str]:
     return read.contact, read.at, ContactEdit.SeenVia.PUSH
-
-
-def _contact_write(
-    contact: Contact,
-    *,
-    edit: ContactEdit,
-    left: str | None,
-    answers: list[tuple[RemoteContact, datetime, str]],
-    gone_at: datetime | None = None,
-) -> None:
-    """Take LiveDesk's answers (each with when it was asked for, and how an outside change in
-    it was seen) into the locked contact's mirror, count the edit's move from `left`, flag the
-    contact gone; then write the row once."""
-    mirrored = False
-    for remote, as_of, seen_via in answers:
-        if contact.synced_at <= as_of:
-            mirror_apply(contact=contact, remote=remote, as_of=as_of, seen_via=seen_via, save=False)
-            mirrored = True
-    fields = []
-    if left is not None:
-        contact.edit_moved(leaving=left, entering=edit.state)
-        fields += PUSH_STATE_FIELDS
-    if gone_at is not None and contact.gone_at is None:
-        contact.gone_at = gone_at
-        fields.append("gone_at")
-    if mirrored:
-        contact.save()
-    elif fields:
-        contact.save(update_fields=fields)
 
 
 def _next_attempt_at(*, edit: ContactEdit, error: LiveDeskError, now: datetime) -> datetime | None:

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
-from django.db import connection, transaction
 from django.utils import timezone
-from django_tasks import TaskResultStatus, task
-from django_tasks_db.models import DBTaskResult
+from django_tasks import task
 
 from contacts.livedesk import LiveDeskClient
+from contacts.services.periodic import periodic_task_schedule
 from contacts.services.push import Push, edit_push, edits_due
 
 logger = logging.getLogger(__name__)
@@ -60,41 +59,15 @@ def edits_push_due(
 
 
 def edits_sweep_schedule() -> datetime | None:
-    """Make sure the worker has exactly one sweep waiting: enqueue one
+    """Make sure the worker has exactly one sweep waiting (see periodic): one
     `LIVEDESK_PUSH_SWEEP_SECONDS` from now unless one already waits. Answers when the waiting
-    sweep runs; None when sweeps are off (an interval of 0).
-
-    The check and the enqueue are one transaction, serialised with any other scheduler: SQLite's
-    transactions are IMMEDIATE (one writer at a time); PostgreSQL takes an advisory lock.
-    """
-    interval = settings.LIVEDESK_PUSH_SWEEP_SECONDS
-    if interval <= 0:
-        return None
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SWEEP_SCHEDULE_LOCK_KEY])
-        waiting = _sweep_waiting()
-        if waiting is not None:
-            return waiting
-        run_after = timezone.now() + timedelta(seconds=interval)
-        edits_sweep_task.using(run_after=run_after).enqueue()
-    return run_after
-
-
-def _sweep_waiting() -> datetime | None:
-    """When the sweep already waiting in the database queue runs, if one waits (only the
-    database backend keeps a queue to look in)."""
-    return (
-        DBTaskResult.objects.filter(
-            task_path=edits_sweep_task.module_path,
-            backend_name=edits_sweep_task.backend,
-            status=TaskResultStatus.READY,
-        )
-        .order_by("run_after")
-        .values_list("run_after", flat=True)
-        .first()
+    sweep runs; None when sweeps are off (an interval of 0)."""
+    scheduled = periodic_task_schedule(
+        edits_sweep_task,
+        interval=settings.LIVEDESK_PUSH_SWEEP_SECONDS,
+        lock_key=SWEEP_SCHEDULE_LOCK_KEY,
     )
+    return None if scheduled is None else scheduled.run_after
 
 
 def edits_sweep_chain_start() -> None:

@@ -11,10 +11,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
-from django_tasks import TaskResultStatus, task
-from django_tasks_db.models import DBTaskResult
+from django_tasks import task
 
 from contacts.livedesk import (
     LiveDeskClient,
@@ -27,6 +26,7 @@ from contacts.services.facets import contact_countries_refresh
 from contacts.services.mirror import (
     mirror_apply,
 )
+from contacts.services.periodic import Scheduled, periodic_task_schedule
 from contacts.services.sweep import edits_sweep_chain_start
 from contacts.services.sync_pages import pages_at_once, pages_in_turn
 from contacts.services.sync_write import PageWriter, SyncSummary, page_values, page_write
@@ -192,56 +192,14 @@ def contact_refresh_if_stale(*, contact: Contact) -> RefreshResult | None:
     return result
 
 
-@dataclass(frozen=True)
-class ScheduledSync:
-    """The sync waiting in the worker's queue, and whether this call put it there."""
-
-    run_after: datetime
-    enqueued: bool
-
-
-def contacts_sync_schedule() -> ScheduledSync | None:
-    """Make sure the worker has exactly one sync of the whole mirror waiting: enqueue one
-    `LIVEDESK_SYNC_INTERVAL_SECONDS` from now unless one already waits. None when scheduled
-    syncs are off (an interval of 0).
-
-    The check and the enqueue are one transaction, serialised with any other scheduler: SQLite's
-    transactions are IMMEDIATE (one writer at a time); PostgreSQL takes an advisory lock.
-    """
-    interval = settings.LIVEDESK_SYNC_INTERVAL_SECONDS
-    if interval <= 0:
-        return None
-    with transaction.atomic():
-        _sync_schedule_lock()
-        waiting = _sync_waiting()
-        if waiting is not None:
-            return ScheduledSync(run_after=waiting, enqueued=False)
-        run_after = timezone.now() + timedelta(seconds=interval)
-        contacts_sync_task.using(run_after=run_after).enqueue()
-    return ScheduledSync(run_after=run_after, enqueued=True)
-
-
-def _sync_schedule_lock() -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SYNC_SCHEDULE_LOCK_KEY])
-
-
-def _sync_waiting() -> datetime | None:
-    """When the sync already waiting in the database queue runs, if one waits.
-
-    Only the database backend keeps a queue to look in; with another backend (the tests'
-    dummy one) nothing is found and a sync is enqueued.
-    """
-    return (
-        DBTaskResult.objects.filter(
-            task_path=contacts_sync_task.module_path,
-            backend_name=contacts_sync_task.backend,
-            status=TaskResultStatus.READY,
-        )
-        .order_by("run_after")
-        .values_list("run_after", flat=True)
-        .first()
+def contacts_sync_schedule() -> Scheduled | None:
+    """Make sure the worker has exactly one sync of the whole mirror waiting (see periodic):
+    one `LIVEDESK_SYNC_INTERVAL_SECONDS` from now unless one already waits. None when scheduled
+    syncs are off (an interval of 0)."""
+    return periodic_task_schedule(
+        contacts_sync_task,
+        interval=settings.LIVEDESK_SYNC_INTERVAL_SECONDS,
+        lock_key=SYNC_SCHEDULE_LOCK_KEY,
     )
 
 

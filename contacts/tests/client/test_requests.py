@@ -210,3 +210,25 @@ def test_list_page_carries_the_status_it_came_with(scripted):
     page = server.client().contacts_list()
 
     assert (page.status, page.count, [c.remote_id for c in page.contacts]) == (203, 1, [5])
+
+
+# --- The environment's proxy ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("no_proxy, reached", [("", False), ("127.0.0.1", True)])
+def test_the_environments_proxy_and_no_proxy_are_honoured(sandbox, monkeypatch, no_proxy, reached):
+    """Read once when the client is made (not on every call), as requests reads them."""
+    from contacts.livedesk import LiveDeskClient, LiveDeskUnavailable
+
+    remote_id = sandbox_contact_make(sandbox.store, name="Ann")["id"]
+    for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # the discard port: nobody answers
+    monkeypatch.setenv("NO_PROXY", no_proxy)
+
+    with LiveDeskClient(retries=0) as client:
+        if reached:
+            assert client.contact_get(remote_id).name == "Ann"
+        else:
+            with pytest.raises(LiveDeskUnavailable):
+                client.contact_get(remote_id)

@@ -198,3 +198,35 @@ def test_the_migration_counts_the_edits_already_recorded(sandbox, agent):
     migration.counts_fill(apps, None)
 
     assert contact_push_state_checked(contact) == PushState.PENDING
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_push_writes_only_the_contact_columns_that_changed(sandbox, agent, monkeypatch):
+    contact = contact_synced(sandbox=sandbox, name="Ann", email="ann@example.com")
+    edit = edit_recorded(contact=contact, editor=agent, name="Ann Lee")
+
+    with database_work(monkeypatch) as push:
+        services.edit_push(edit_id=edit.pk)
+
+    contact_update = next(
+        sql for sql in push.statements if sql.startswith('UPDATE "contacts_contact"')
+    )
+    assigned = contact_update.split(" SET ", 1)[1].split(" WHERE ", 1)[0]
+    for written in ("name", "synced_at", "version", "push_state"):
+        assert f'"{written}" = ' in assigned
+    for untouched in ("email", "custom_attributes", "contact_inboxes", "remote_id"):
+        assert f'"{untouched}" = ' not in assigned
+    contact.refresh_from_db()
+    assert (contact.name, contact.email) == ("Ann Lee", "ann@example.com")
+
+
+def test_a_value_livedesk_changed_only_in_type_is_written(sandbox, agent):
+    """1 == 1.0 == True in Python: a push must still write LiveDesk's true over a stored 1."""
+    contact = contact_synced(sandbox=sandbox, name="Ann", custom_attributes={"vip": True})
+    Contact.objects.filter(pk=contact.pk).update(custom_attributes={"vip": 1})
+    edit = edit_recorded(contact=contact, editor=agent, name="Ann Lee")
+
+    services.edit_push(edit_id=edit.pk)
+
+    contact.refresh_from_db()
+    assert contact.custom_attributes["vip"] is True
