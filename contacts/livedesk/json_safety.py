@@ -98,6 +98,62 @@ def json_clean(value: Any, *, max_string: int, max_total: int, what: str) -> Any
     return cleaner.child(value, 0)
 
 
+# Canonical JSON: the same value, the same text (keys sorted, no spaces, text kept as is).
+CANONICAL_JSON = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
+def object_clean_texts(value: Any, *, max_string: int, max_total: int) -> dict[str, str] | None:
+    """When the decoded JSON object `value` surely needs no cleaning (see json_clean): the
+    canonical JSON text of each of its members that is an object or a list, by key; else None.
+
+    The check a sync makes of every contact, so it costs one C-speed serialisation of each
+    nested member, which callers keep (the mirror stores and digests these very texts), and a
+    look at the top-level texts, instead of a serialisation of the whole object that is thrown
+    away. Conservative like `_is_clean`: None sends the object through json_clean.
+    """
+    if not isinstance(value, dict):
+        return None
+    texts: dict[str, str] = {}
+    parts: list[str] = []
+    for key, item in value.items():
+        if not isinstance(key, str):
+            return None
+        parts.append(key)
+        if isinstance(item, str):
+            parts.append(item)
+        elif isinstance(item, dict | list):
+            try:
+                text = CANONICAL_JSON.encode(item)
+            except (TypeError, ValueError, RecursionError):  # Refused, NaN, a huge int
+                return None
+            # The object itself is one level: its members may nest one level less.
+            if "\\u0000" in text or text.count("[") + text.count("{") >= MAX_DEPTH:
+                return None
+            texts[key] = text
+            parts.append(text)
+        elif not _is_plain_scalar(item):
+            return None
+    joined = "".join(parts)
+    if "\x00" in joined:
+        return None
+    try:
+        size = len(joined) if joined.isascii() else len(joined.encode())  # lone surrogates raise
+    except UnicodeEncodeError:
+        return None
+    return texts if size <= min(max_string, max_total) else None
+
+
+def _is_plain_scalar(value: Any) -> bool:
+    """None, a bool, a finite float or an int Python can write as text."""
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, int):  # bool included
+        return -_INT_LIMIT < value < _INT_LIMIT
+    return value is None
+
+
 def _is_clean(value: Any, *, max_string: int, max_total: int) -> bool:
     """Whether `value` surely needs no cleaning, told at C speed from its JSON text.
 

@@ -14,7 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contacts.livedesk.errors import LiveDeskProtocolError, LiveDeskValidationError
-from contacts.livedesk.json_safety import MIB, json_clean, json_preview, text_clean
+from contacts.livedesk.json_safety import (
+    MIB,
+    json_clean,
+    json_preview,
+    object_clean_texts,
+    text_clean,
+)
 
 # A contact's id is stored in a BigIntegerField.
 MAX_REMOTE_ID = 2**63 - 1
@@ -51,6 +57,9 @@ class RemoteContact:
     created_at: datetime | None
     last_activity_at: datetime | None
     payload: dict[str, Any] = field(repr=False)
+    # The three JSON fields above as canonical JSON text (json_safety.CANONICAL_JSON), when the
+    # check of the payload made them: serialised once, then digested and stored as they are.
+    json_texts: dict[str, str] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -128,19 +137,31 @@ def parse_contact(payload: Any) -> RemoteContact:
         raise LiveDeskProtocolError(
             "LiveDesk sent a contact without a valid id.", body=json_preview(payload)
         )
-    try:
-        payload = json_clean(
-            payload,
-            max_string=MAX_CONTACT_STRING_BYTES,
-            max_total=MAX_CONTACT_BYTES,
-            what=f"contact #{remote_id}",
-        )
-    except LiveDeskProtocolError as error:
-        error.body = json_preview(payload)
-        raise
+    texts = object_clean_texts(
+        payload, max_string=MAX_CONTACT_STRING_BYTES, max_total=MAX_CONTACT_BYTES
+    )
+    if texts is None:
+        try:
+            payload = json_clean(
+                payload,
+                max_string=MAX_CONTACT_STRING_BYTES,
+                max_total=MAX_CONTACT_BYTES,
+                what=f"contact #{remote_id}",
+            )
+        except LiveDeskProtocolError as error:
+            error.body = json_preview(payload)
+            raise
     additional = payload.get("additional_attributes")
     custom = payload.get("custom_attributes")
     inboxes = payload.get("contact_inboxes")
+    if texts is not None:
+        texts = {
+            "additional_attributes": (
+                texts["additional_attributes"] if isinstance(additional, dict) else "{}"
+            ),
+            "custom_attributes": texts["custom_attributes"] if isinstance(custom, dict) else "{}",
+            "contact_inboxes": texts["contact_inboxes"] if isinstance(inboxes, list) else None,
+        }
     availability = str(payload.get("availability_status") or "offline")
     return RemoteContact(
         remote_id=remote_id,
@@ -161,6 +182,7 @@ def parse_contact(payload: Any) -> RemoteContact:
         created_at=parse_timestamp(payload.get("created_at")),
         last_activity_at=parse_timestamp(payload.get("last_activity_at")),
         payload=payload,
+        json_texts=texts,
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from contacts.fields import Values, contact_values, english_label, values_diff
 from contacts.livedesk import RemoteContact
+from contacts.livedesk.json_safety import CANONICAL_JSON
 from contacts.models import Contact, ContactEdit
 from contacts.services.facets import contact_country_seen
 
@@ -37,10 +38,20 @@ MIRROR_FIELDS = (
 # The columns the digest covers: all the mirror holds of a contact, LiveDesk's payload being
 # stored once, as these columns.
 DIGESTED_FIELDS = MIRROR_FIELDS[:-1]
+# Of those, the JSON ones, which come between the texts and the times.
+JSON_FIELDS = ("additional_attributes", "custom_attributes", "contact_inboxes")
+_TEXT_FIELDS = DIGESTED_FIELDS[: DIGESTED_FIELDS.index(JSON_FIELDS[0])]
+_TIME_FIELDS = DIGESTED_FIELDS[DIGESTED_FIELDS.index(JSON_FIELDS[-1]) + 1 :]
 
 
 def mirror_values(remote: RemoteContact) -> dict[str, Any]:
     """The mirror's columns for a contact as LiveDesk sent it, cut to the columns' lengths."""
+    return mirror_columns(remote)[0]
+
+
+def mirror_columns(remote: RemoteContact) -> tuple[dict[str, Any], dict[str, str]]:
+    """The mirror's columns (see mirror_values), and its JSON columns as canonical JSON text:
+    what sync writes, serialised once for the digest and the row."""
     additional = remote.additional_attributes
 
     def attribute(key: str, limit: int = 255) -> str:
@@ -67,8 +78,13 @@ def mirror_values(remote: RemoteContact) -> dict[str, Any]:
         "created_at": remote.created_at,
         "last_activity_at": remote.last_activity_at,
     }
-    values["mirror_digest"] = mirror_digest(values)
-    return values
+    texts = remote.json_texts
+    if texts is None:
+        texts = {name: _canonical(values[name]) for name in JSON_FIELDS}
+    elif texts["contact_inboxes"] is None:  # none sent: the column holds an empty list
+        texts = {**texts, "contact_inboxes": "[]"}
+    values["mirror_digest"] = _digest_of_texts(values, texts)
+    return values, texts
 
 
 def mirror_digest(values: dict[str, Any]) -> str:
@@ -85,10 +101,29 @@ def mirror_digest(values: dict[str, Any]) -> str:
     return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
 
 
+def _digest_of_texts(values: dict[str, Any], texts: dict[str, str]) -> str:
+    """mirror_digest(values), the JSON columns' canonical texts given: the same canonical list,
+    put together from its pieces (a JSON list is its items' texts joined by commas)."""
+    head = CANONICAL_JSON.encode([values[name] for name in _TEXT_FIELDS])
+    tail = _CANONICAL_WITH_TIMES.encode([values[name] for name in _TIME_FIELDS])
+    canonical = ",".join((head[:-1], *(texts[name] for name in JSON_FIELDS), tail[1:]))
+    return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
+
+
+def _canonical(value: Any) -> str:
+    return _CANONICAL_WITH_TIMES.encode(value)
+
+
 def _datetime_text(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not a mirror column's value")
+
+
+# CANONICAL_JSON, with times as ISO 8601 texts: mirror_digest's serialisation.
+_CANONICAL_WITH_TIMES = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_datetime_text
+)
 
 
 def mirror_payload(contact: Contact) -> dict[str, Any]:

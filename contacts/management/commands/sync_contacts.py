@@ -45,7 +45,7 @@ class Command(BaseCommand):
             self.stderr.write(f"skipped: ... and {len(summary.errors) - SKIPPED_SHOWN} more")
         elapsed = time.monotonic() - started
         self.stdout.write(
-            f"Synced {summary.seen} of {summary.total} contacts in {elapsed:.1f}s: "
+            f"Synced {summary.seen} of {summary.total} contacts in {elapsed:.2f}s: "
             f"{summary.created} created, {summary.updated} updated, {summary.unchanged} unchanged, "
             f"{summary.failed} failed, {summary.gone} flagged gone from LiveDesk."
         )

@@ -18,6 +18,7 @@ from contacts.livedesk import (
     parse_validation_errors,
 )
 from contacts.livedesk.answers import answer_body
+from contacts.livedesk.json_safety import MIB, json_clean, json_decode, object_clean_texts
 from contacts.livedesk.parsing import MAX_REMOTE_ID, parse_page
 from contacts.tests.client.checks import assert_storable, depth_of
 
@@ -160,3 +161,38 @@ def test_any_answer_is_a_body_or_a_named_error_that_can_be_stored(status, raw, h
         assert_storable([error.message, error.body])
         retry_after = getattr(error, "retry_after", None)
         assert retry_after is None or 0 <= retry_after <= 3600
+
+
+@fuzz
+@given(contacts_like)
+def test_the_quick_check_passes_only_a_contact_json_clean_would_leave_as_it_is(payload):
+    texts = object_clean_texts(payload, max_string=MIB, max_total=2 * MIB)
+    if texts is None:
+        return
+    assert json_clean(payload, max_string=MIB, max_total=2 * MIB, what="contact") == payload
+    assert texts.keys() == {key for key, value in payload.items() if isinstance(value, dict | list)}
+    for key, text in texts.items():
+        assert json.loads(text) == payload[key]
+        assert text == json.dumps(
+            payload[key], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+
+
+def test_the_quick_check_sends_what_needs_cleaning_or_refusing_to_json_clean():
+    refused_number = json_decode(b"NaN")
+    for payload in [
+        {"id": 1, "name": "a\x00b"},
+        {"id": 1, "name": "\ud800"},
+        {"id": 1, "custom_attributes": {"note": "a\x00b"}},
+        {"id": 1, "custom_attributes": {"k\ud800": 1}},
+        {"id": 1, "custom_attributes": {"score": refused_number}},
+        {"id": 1, "blocked": refused_number},
+        {"id": 1, "blocked": float("inf")},
+        {"id": 1, "custom_attributes": nested(64)},
+        {"id": 1, "name": "x" * (MIB + 1)},
+        {1: "not a text key"},
+    ]:
+        assert object_clean_texts(payload, max_string=MIB, max_total=2 * MIB) is None, payload
+    assert object_clean_texts(
+        {"id": 1, "custom_attributes": nested(63)}, max_string=MIB, max_total=2 * MIB
+    ) == {"custom_attributes": json.dumps(nested(63), separators=(",", ":"))}

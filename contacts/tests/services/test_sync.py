@@ -333,7 +333,7 @@ def test_sync_command_prints_the_summary_line(sandbox):
     call_command("sync_contacts", "--no-progress", "--page-size", "8", stdout=stdout)
 
     assert re.fullmatch(
-        r"Synced 20 of 20 contacts in \d+\.\ds: 20 created, 0 updated, 0 unchanged, "
+        r"Synced 20 of 20 contacts in \d+\.\d+s: 20 created, 0 updated, 0 unchanged, "
         r"0 failed, 0 flagged gone from LiveDesk\.\n",
         stdout.getvalue(),
     )

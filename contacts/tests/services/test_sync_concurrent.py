@@ -3,6 +3,7 @@ and the upgrade to a digest of the mirror's columns."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import timedelta
 
@@ -14,7 +15,7 @@ from django.utils import timezone
 from contacts import services
 from contacts.livedesk import LiveDeskClient, parse_contact
 from contacts.models import Contact
-from contacts.services.mirror import mirror_values
+from contacts.services.mirror import JSON_FIELDS, mirror_columns, mirror_digest, mirror_values
 from contacts.tests.factories import (
     contact_synced,
     edit_failed_transiently,
@@ -193,4 +194,53 @@ def test_a_sync_keeps_the_push_state_of_a_contact_with_an_edit_waiting(sandbox, 
         Contact.PushState.FAILED,
         0,
         1,
+    )
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"id": 1},
+        {"id": 2, "name": "มาลี", "contact_inboxes": None, "created_at": 1700000000},
+        {
+            "id": 3,
+            "name": ["Malee", None, "Boonma"],
+            "additional_attributes": {"city": "เชียงใหม่", "z": [1, 2.5, None], "a": {"b": True}},
+            "custom_attributes": {"plan": "pro", "note": '😀 "q"'},
+            "contact_inboxes": [{"source_id": "x", "inbox": {"id": 1, "name": "Web"}}],
+            "created_at": "2024-02-29T12:00:00+07:00",
+            "last_activity_at": 1700000000.5,
+        },
+        {"id": 4, "additional_attributes": "not an object", "custom_attributes": [1]},
+        {"id": 5, "custom_attributes": {"note": "a\x00b"}},  # cleaned: no texts from the check
+        {"id": 6, "custom_attributes": {"z": 1, "note": "\\u0000"}},  # checked the long way
+    ],
+)
+def test_the_digest_put_together_from_the_stored_texts_is_mirror_digest(payload):
+    remote = parse_contact(payload)
+
+    values, texts = mirror_columns(remote)
+
+    assert values["mirror_digest"] == mirror_digest(values)
+    assert {name: json.loads(texts[name]) for name in JSON_FIELDS} == {
+        name: values[name] for name in JSON_FIELDS
+    }
+
+
+def test_a_synced_contact_reads_back_as_parsed_with_the_digest_of_its_row(sandbox):
+    created = sandbox_contact_make(
+        sandbox.store,
+        name="Malee Boonma",
+        additional_attributes={"city": "Chiang Mai", "country": "ไทย"},
+        custom_attributes={"plan": "pro", "score": 1.5, "tags": ["a", "b"]},
+    )
+    payload = sandbox.store.get_contact(created["id"], include_contact_inboxes=True)
+
+    services.contacts_sync()
+
+    contact = Contact.objects.get(remote_id=created["id"])
+    expected = mirror_values(parse_contact(payload))
+    assert {name: getattr(contact, name) for name in expected} == expected
+    assert contact.mirror_digest == mirror_digest(
+        {name: getattr(contact, name) for name in expected}
     )

@@ -14,8 +14,9 @@ pytestmark = pytest.mark.django_db
 
 # Queries one page of sync may run, whatever the number of contacts on it.
 QUERIES_PER_PAGE = 6
-# Queries once the pages are written, however many: the gone check, the countries' refresh.
-QUERIES_AFTER_PAGES = 6
+# Queries of the sync as a whole, however many pages: the contacts not seen, the countries'
+# refresh; on PostgreSQL, commits that do not wait for the disk, and the connection put back.
+QUERIES_PER_SYNC = 8
 
 
 def sync_counting_queries(*, page_size: int) -> tuple[list[int], int]:
@@ -52,7 +53,7 @@ def test_sync_runs_a_fixed_number_of_queries_per_page_however_many_contacts(sand
 
     assert many == few
     assert all(per_page <= QUERIES_PER_PAGE for per_page, _after_pages in many)
-    assert all(after_pages <= QUERIES_AFTER_PAGES for _per_page, after_pages in many)
+    assert all(after_pages <= QUERIES_PER_SYNC for _per_page, after_pages in many)
 
 
 def test_sync_of_300_contacts_stays_within_the_per_page_query_budget(
@@ -60,7 +61,23 @@ def test_sync_of_300_contacts_stays_within_the_per_page_query_budget(
 ):
     sandbox.store.seed(300)
 
-    with django_assert_max_num_queries(3 * QUERIES_PER_PAGE + QUERIES_AFTER_PAGES):
+    with django_assert_max_num_queries(3 * QUERIES_PER_PAGE + QUERIES_PER_SYNC):
         services.contacts_sync(page_size=100)
-    with django_assert_max_num_queries(3 * QUERIES_PER_PAGE + QUERIES_AFTER_PAGES):
+    with django_assert_max_num_queries(3 * QUERIES_PER_PAGE + QUERIES_PER_SYNC):
         services.contacts_sync(page_size=100)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's setting")
+def test_sync_commits_without_waiting_for_the_disk_then_puts_the_connection_back(sandbox):
+    sandbox.store.seed(60)
+
+    with CaptureQueriesContext(connection) as captured:
+        services.contacts_sync(page_size=30)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        after = cursor.fetchone()[0]
+
+    statements = [query["sql"] for query in captured.captured_queries]
+    assert statements[0] == "SET synchronous_commit TO off"
+    assert statements.count("RESET synchronous_commit") == 1
+    assert after == "on"
