@@ -26,8 +26,11 @@ def contact_countries() -> list[str]:
 def contact_countries_refresh() -> list[str]:
     """Read the contacts' countries again and store them (after a sync: gone ones leave)."""
     countries = selectors.contact_countries()
-    ListFacet.objects.update_or_create(
-        name=COUNTRIES, defaults={"choices": countries, "refreshed_at": timezone.now()}
+    ListFacet.objects.bulk_create(  # one upsert statement
+        [ListFacet(name=COUNTRIES, choices=countries, refreshed_at=timezone.now())],
+        update_conflicts=True,
+        unique_fields=["name"],
+        update_fields=["choices", "refreshed_at"],
     )
     return countries
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 QUERIES_PER_PAGE = 6
 # Queries of the sync as a whole, however many pages: the contacts not seen, the countries'
 # refresh; on PostgreSQL, commits that do not wait for the disk, and the connection put back.
-QUERIES_PER_SYNC = 8
+QUERIES_PER_SYNC = 5
 
 
 def sync_counting_queries(*, page_size: int) -> tuple[list[int], int]:
