@@ -9,6 +9,7 @@ one template string, and the HTML is the same as Django's.
 from __future__ import annotations
 
 from collections.abc import Callable
+from html import escape as html_escape
 from typing import Any
 
 from django import template
@@ -27,8 +28,8 @@ from django.contrib.admin.views.main import ChangeList
 from django.db import models
 from django.utils import dateformat
 from django.utils.formats import get_format
-from django.utils.html import conditional_escape, format_html
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.html import format_html
+from django.utils.safestring import SafeData, SafeString, mark_safe
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext
 
@@ -81,7 +82,8 @@ def _column_renderers(cl: ChangeList) -> list[Callable[[Any], SafeString]] | Non
         return None
     opts = cl.lookup_opts
     fields = {field.name: field for field in opts.concrete_fields}
-    empty = cl.model_admin.get_empty_value_display()
+    # Lazy strings would be translated again in every cell: evaluated once a page.
+    empty = mark_safe(str(cl.model_admin.get_empty_value_display()))
     renderers = []
     first_link = True
     for name in cl.list_display:
@@ -109,7 +111,7 @@ def _column_renderers(cl: ChangeList) -> list[Callable[[Any], SafeString]] | Non
 def _display(field: models.Field, empty: str) -> Callable[[Any], Any]:
     """The cell's text for a value, as display_for_field gives it."""
     if field.flatchoices:
-        choices = dict(field.flatchoices)
+        choices = {value: str(label) for value, label in field.flatchoices}
         return lambda value: choices.get(value, empty)
     if isinstance(field, models.BooleanField):
         icons = {True: _boolean_icon(True), False: _boolean_icon(False), None: _boolean_icon(None)}
@@ -134,7 +136,7 @@ def _cell_renderer(field, display, classes):
     attname = field.attname
 
     def render(row) -> SafeString:
-        return SafeString(opening + conditional_escape(display(getattr(row, attname))) + "</td>")
+        return SafeString(opening + _escaped(display(getattr(row, attname))) + "</td>")
 
     return render
 
@@ -176,6 +178,14 @@ def _checkbox_renderer():
         )
 
     return render
+
+
+def _escaped(value: Any) -> str:
+    """conditional_escape without its lazy-string check (a cost at 500 cells): a cell's text
+    is a str, or safe HTML (the boolean icons, the empty value)."""
+    if isinstance(value, SafeData):
+        return value
+    return html_escape(str(value))
 
 
 class _RowWithPk:

@@ -1,0 +1,144 @@
+"""The agent contact list's rows, rendered in Python: one tag for the page's 50 rows.
+
+Through the template language each row cost a `{% url %}` (a reverse), six filters, three
+`date` formats (each looking its format up again), two choice displays and a dozen variable
+lookups: most of the page's time (round 2 of #13, by CPU profile). Here the URL is reversed
+once with a mark for the id, the labels and formats are looked up once a page, in the active
+language, and each row is one format_html; the HTML is the template's, escaped alike.
+"""
+
+from __future__ import annotations
+
+from html import escape as html_escape
+
+from django import template
+from django.urls import reverse
+from django.utils import dateformat
+from django.utils.formats import get_format
+from django.utils.html import format_html
+from django.utils.safestring import SafeData, SafeString, mark_safe
+from django.utils.timezone import template_localtime
+from django.utils.translation import gettext
+
+from contacts.models import Contact
+from contacts.templatetags.contact_tags import availability_badge, push_state_badge
+
+register = template.Library()
+
+# A LiveDesk id no contact has, put in the detail URL once and replaced by each row's.
+_ID_MARK = "9081726354453627189"
+EMPTY = "—"
+# The list's columns: the "No contacts match." row spans them all.
+COLUMNS = 7
+
+_ROW = (
+    '<tr>\n<td class="text-truncate-cell"><a class="fw-medium" href="{}">{}</a></td>\n'
+    '<td class="text-truncate-cell">{}</td>\n'
+    '<td><span class="font-monospace small">{}</span></td>\n'
+    '<td class="text-truncate-cell">{}</td>\n'
+    "<td>{}{}</td>\n"
+    "<td>{}</td>\n"
+    '<td class="small">{}</td>\n</tr>\n'
+)
+
+
+class _PageLabels:
+    """What every row of a page shares: the detail URL's parts, labels and date formats."""
+
+    def __init__(self):
+        url = reverse("contacts:detail", args=[int(_ID_MARK)])
+        self.url_head, _mark, self.url_tail = url.partition(_ID_MARK)
+        self.availability = {
+            value: str(label) for value, label in Contact.AvailabilityStatus.choices
+        }
+        self.push_state = {value: str(label) for value, label in Contact.PushState.choices}
+        self.blocked = format_html('<span class="badge text-bg-dark">{}</span>', gettext("Blocked"))
+        self.gone = format_html(
+            '<span class="badge text-bg-warning">{}</span>', gettext("Gone from LiveDesk")
+        )
+        self.datetime_format = get_format("DATETIME_FORMAT")
+        # "j M Y" of each day shown, formatted once.
+        self.days: dict = {}
+
+
+def _or_empty(value: str) -> str:
+    return value or EMPTY
+
+
+def _badges(contact: Contact, labels: _PageLabels) -> SafeString:
+    status = contact.availability_status
+    parts = [
+        _html(
+            '<span class="badge {}">{}</span>',
+            availability_badge(status),
+            labels.availability.get(status, status),
+        )
+    ]
+    if contact.blocked:
+        parts.append(labels.blocked)
+    if contact.push_state != Contact.PushState.IN_SYNC:
+        parts.append(
+            _html(
+                '<span class="badge {}">{}</span>',
+                push_state_badge(contact.push_state),
+                labels.push_state.get(contact.push_state, contact.push_state),
+            )
+        )
+    if contact.is_gone:
+        parts.append(labels.gone)
+    return mark_safe(" ".join(parts))
+
+
+def _last_activity(contact: Contact, labels: _PageLabels) -> SafeString | str:
+    if contact.last_activity_at is None:
+        return EMPTY
+    local = template_localtime(contact.last_activity_at)
+    day = local.date()
+    if day not in labels.days:
+        labels.days[day] = dateformat.format(local, "j M Y")
+    return _html(
+        '<time datetime="{}" title="{}">{}</time>',
+        local.isoformat(),  # the "c" format
+        dateformat.format(local, labels.datetime_format),
+        labels.days[day],
+    )
+
+
+def _html(template: str, *values) -> SafeString:
+    """format_html, its values escaped by _escaped."""
+    return SafeString(template.format(*(_escaped(value) for value in values)))
+
+
+def _escaped(value) -> str:
+    """conditional_escape without its lazy-string check, a cost at 450 cells a page."""
+    return value if isinstance(value, SafeData) else html_escape(str(value))
+
+
+def contact_row(contact: Contact, labels: _PageLabels) -> SafeString:
+    code = contact.country_code
+    return _html(
+        _ROW,
+        f"{labels.url_head}{contact.remote_id}{labels.url_tail}",
+        str(contact),
+        _or_empty(contact.email),
+        _or_empty(contact.phone_number),
+        _or_empty(contact.company_name),
+        _or_empty(contact.country),
+        _html(' <span class="text-body-secondary small">{}</span>', code) if code else "",
+        _badges(contact, labels),
+        _last_activity(contact, labels),
+    )
+
+
+@register.simple_tag
+def contact_list_rows(contacts) -> SafeString:
+    """The table body's rows of `contacts`, or the one row saying none match."""
+    labels = _PageLabels()
+    rows = [contact_row(contact, labels) for contact in contacts]
+    if not rows:
+        return format_html(
+            '<tr><td colspan="{}" class="text-center text-body-secondary py-5">{}</td></tr>',
+            COLUMNS,
+            gettext("No contacts match."),
+        )
+    return mark_safe("".join(rows))
