@@ -246,7 +246,11 @@ class Campaign:
         """Edit n as an agent makes it through the edit page; what the agent is told."""
         from contacts.fields import contact_values
         from contacts.models import Contact
-        from contacts.selectors import contact_open_edit, edit_prefill_values
+        from contacts.selectors import (
+            contact_open_edit,
+            contact_unfinished_edits,
+            edit_prefill_values,
+        )
         from contacts.services import EditOutcome, contact_edit_submit
 
         contact_index, key = self.plan[number - 1]
@@ -274,8 +278,8 @@ class Campaign:
             conflicts += 1
             # The conflict names a value still on its way: the contact page lists that edit
             # with "Edit and resend", which the agent uses.
-            newest = contact_open_edit(contact=contact)
-            asked = newest.pk if newest is not None else None
+            newest = contact_unfinished_edits(contact=contact).order_by("-created_at", "-pk")
+            asked = newest.values_list("pk", flat=True).first()
             time.sleep(0.1)
         return Told(str(submission.outcome), submission.waiting, conflicts_first=conflicts)
 
