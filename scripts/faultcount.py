@@ -5,8 +5,10 @@
   the history whose changes set that field to it (newer edits may carry it: superseded edits'
   values travel in the newer edit's `changes` and PATCH body).
 - **delivered**: a `succeeded` edit's request body carries the value (LiveDesk answered 2xx to a
-  PATCH holding it), or LiveDesk's final state holds it. A value overwritten later by a newer
-  edit of the same field is delivered if a succeeded edit carried it.
+  PATCH holding it), or LiveDesk's final state holds it, or a read of LiveDesk saw it there (a
+  PATCH whose answer was lost had landed: the history has it as a change seen in LiveDesk, and a
+  newer edit of the field may since have replaced it). A value overwritten later by a newer edit
+  of the same field is delivered if one of these holds.
 - **replaced before sending**: not delivered, its origin was carried into newer edits, and the
   last edit of that chain sets the field to a value whose origin is newer (the agent changed the
   field again before the first value left). Not a loss.
@@ -98,14 +100,21 @@ def tally(campaign: Campaign) -> Tally:
         ContactEdit.objects.order_by("created_at", "id").values(
             *("id", "contact__remote_id", "created_at", "state", "failure_kind"),
             *("next_attempt_at", "finished_at", "changes", "request_body"),
-            *("carried_into_id", "attempts"),
+            *("carried_into_id", "attempts", "source"),
         )
     )
     by_id = {edit["id"]: edit for edit in edits}
     order = {edit["id"]: position for position, edit in enumerate(edits)}
     origin: dict[Value, int] = {}
     succeeded_with: dict[Value, list[int]] = {}
+    # (contact, field, value) a read of LiveDesk found there: rows of changes seen in LiveDesk.
+    seen_in_livedesk: set[tuple[int, str, Any]] = set()
     for edit in edits:
+        if edit["source"] == ContactEdit.Source.LIVEDESK:
+            for change in edit["changes"]:
+                seen_in_livedesk.add(
+                    (edit["contact__remote_id"], change["field"], change.get("after"))
+                )
         for change in edit["changes"]:
             if change["field"] in EDITED_FIELDS and ours(change.get("after")):
                 origin.setdefault((change["field"], change["after"]), edit["id"])
@@ -149,6 +158,10 @@ def tally(campaign: Campaign) -> Tally:
         if body_value(remote[remote_id], key) == value:
             fates.add("delivered")
             fates.add("in LiveDesk, carried by no succeeded edit", label)
+            continue
+        if (remote_id, key, value) in seen_in_livedesk:
+            fates.add("delivered")
+            fates.add("seen in LiveDesk by a read, carried by no succeeded edit", label)
             continue
         end = chain_end(by_id[edit_id], by_id)
         label += f", edit #{edit_id} -> #{end['id']} {end['state']}"

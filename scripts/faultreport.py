@@ -46,6 +46,10 @@ def report(campaign: Campaign) -> None:
             "  in LiveDesk, no succeeded edit",
             f"{made['in LiveDesk, carried by no succeeded edit']:,}",
         ),
+        (
+            "  seen in LiveDesk by a read only",
+            f"{made['seen in LiveDesk by a read, carried by no succeeded edit']:,}",
+        ),
         ("replaced before sending", f"{made['replaced before sending']:,}"),
         ("LOST (never delivered)", f"{made['lost']:,}"),
         (
@@ -109,6 +113,7 @@ def report(campaign: Campaign) -> None:
         "waiting for an agent",
         "not recorded",
         "in LiveDesk, carried by no succeeded edit",
+        "seen in LiveDesk by a read, carried by no succeeded edit",
     ):
         if examples.get(name):
             print(f"  e.g. {name}: " + "; ".join(examples[name]))
