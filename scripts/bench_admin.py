@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import socket
 import statistics
@@ -250,27 +249,16 @@ def child(database_url: str, args: argparse.Namespace) -> None:
         print(f"The run on {database_url.split(':')[0]} failed ({finished.returncode}).")
 
 
-def machine() -> str:
-    cpus = os.cpu_count()
-    model = ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{platform.node()}, {platform.system()} {platform.release()}, {cpus} CPUs {model}"
-
-
 def main() -> None:
     args = arguments()
     sizes = sorted(int(size) for size in args.sizes.split(","))
     if args.child:
         engine_run(args.child, sizes, args.runs)
         return
+    from benchkit import machine, throwaway_database
+
     print(f"bench-admin, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {machine()}")
-    print(f"Python {platform.python_version()}; {args.runs} runs a page, medians in ms")
-    from benchkit import throwaway_database
+    print(f"{args.runs} runs a page, medians in ms")
 
     engines = args.engines.split(",")
     if "sqlite" in engines:

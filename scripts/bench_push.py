@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import shutil
 import socket
 import statistics
@@ -60,7 +59,7 @@ def main() -> int:
     if options.engine:
         return engine_run(options)
     print(f"Push benchmark, {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
-    print(f"Machine: {machine()}")
+    print(f"Machine: {benchkit.machine()}")
     engines = ["sqlite"]
     if options.sqlite_only:
         pass
@@ -76,20 +75,6 @@ def main() -> int:
         if subprocess.run(command, check=False).returncode != 0:
             return 1
     return 0
-
-
-def machine() -> str:
-    model = ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return (
-        f"{platform.node()}, {platform.system()} {platform.release()}, "
-        f"{os.cpu_count()} CPUs {model}, Python {platform.python_version()}"
-    )
 
 
 def answers(url: str) -> bool:

@@ -30,7 +30,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -50,6 +49,7 @@ from benchkit import (  # noqa: E402
     MANAGE,
     PROJECT_ROOT,
     app_environment,
+    machine,
     process_stop,
     sandbox_start,
     throwaway_database,
@@ -103,7 +103,7 @@ def main() -> int:
 
     print(
         f"bench-sync {datetime.datetime.now().isoformat(timespec='seconds')} on "
-        f"{platform.node()} ({os.cpu_count()} cores, Python {platform.python_version()}); "
+        f"{machine()}; "
         f"page size {options.page_size}, concurrency {options.concurrency}",
         flush=True,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import platform
 import re
 import signal
 import socket
@@ -227,3 +228,18 @@ def stopped(processes: list[subprocess.Popen]) -> Iterator[list[subprocess.Popen
     finally:
         for process in reversed(processes):
             process_stop(process)
+
+
+def machine() -> str:
+    """The machine a benchmark ran on, for its first line: host, kernel, CPUs, Python."""
+    model = ""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{platform.node()}, {platform.system()} {platform.release()}, "
+        f"{os.cpu_count()} CPUs {model}, Python {platform.python_version()}"
+    )
