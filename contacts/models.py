@@ -1,3 +1,7 @@
+import json
+from typing import Any
+
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Upper
@@ -404,3 +408,84 @@ class ListFacet(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def delete(self):
+        raise PermissionError("The audit log is append-only: events are never deleted.")
+
+    def update(self, **kwargs):
+        raise PermissionError("The audit log is append-only: events are never changed.")
+
+
+class AuditEvent(models.Model):
+    """One fact of the audit log, hash-chained to the one before (see contacts.audit_chain).
+
+    Written only by `contacts.services.audit`, in the transaction of the fact it records. The
+    database refuses UPDATE and DELETE on the table (triggers created by the migrations).
+    """
+
+    seq = models.BigIntegerField(_("number"), primary_key=True)
+    at = models.DateTimeField(_("time"))
+    kind = models.CharField(_("event"), max_length=40)
+    contact_remote_id = models.BigIntegerField(_("LiveDesk id"), null=True, blank=True)
+    edit_id = models.BigIntegerField(_("edit"), null=True, blank=True)
+    actor = models.CharField(_("by"), max_length=150, blank=True)
+    # Canonical JSON text (contacts.audit_chain.data_text): hashed as stored.
+    data = models.TextField(_("data"))
+    prev_hash = models.CharField(_("previous hash"), max_length=64)
+    hash = models.CharField(_("hash"), max_length=64)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-seq"]
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit log")
+        indexes = [
+            models.Index(fields=["contact_remote_id", "-seq"], name="audit_contact_idx"),
+            models.Index(fields=["edit_id", "seq"], name="audit_edit_idx"),
+            models.Index(fields=["at"], name="audit_at_idx"),
+        ]
+        triggers = [
+            pgtrigger.Protect(name="audit_no_update", operation=pgtrigger.Update),
+            pgtrigger.Protect(name="audit_no_delete", operation=pgtrigger.Delete),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.kind}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("The audit log is append-only: events are never changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("The audit log is append-only: events are never deleted.")
+
+    @property
+    def values(self) -> dict[str, Any]:
+        """The event's data, parsed."""
+        return json.loads(self.data)
+
+
+class AuditCheck(models.Model):
+    """One verification of the audit log's chain, by the worker's schedule or a command."""
+
+    checked_at = models.DateTimeField(_("checked"), default=timezone.now)
+    ok = models.BooleanField(_("chain intact"))
+    count = models.BigIntegerField(_("events checked"))
+    head = models.CharField(_("head hash"), max_length=64, blank=True)
+    broken_seq = models.BigIntegerField(_("first broken event"), null=True, blank=True)
+    problem = models.CharField(_("problem"), max_length=255, blank=True)
+    expected = models.CharField(_("expected"), max_length=255, blank=True)
+    found = models.CharField(_("found"), max_length=255, blank=True)
+    seconds = models.FloatField(_("seconds"), default=0)
+
+    class Meta:
+        ordering = ["-checked_at", "-id"]
+        verbose_name = _("audit chain check")
+        verbose_name_plural = _("audit chain checks")
+
+    def __str__(self) -> str:
+        return f"{self.checked_at:%Y-%m-%d %H:%M} {'ok' if self.ok else 'BROKEN'}"

@@ -190,6 +190,7 @@ INSTALLED_APPS = [
     "django_tasks_db",
     "csp",
     "axes",
+    "pgtrigger",
     "contacts",
 ]
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from contacts.display import value_text
 from contacts.models import CustomAttributeDefinition
+from contacts.services.definitions import definition_save, definitions_delete
 
 KEY_PATTERN = re.compile(r"^[a-z0-9_]+$")
 REGEX_TYPES = (
@@ -95,3 +96,12 @@ class CustomAttributeDefinitionAdmin(admin.ModelAdmin):
     list_editable = ("position",)
     search_fields = ("key", "label")
     ordering = ("position", "key")
+
+    def save_model(self, request, obj, form, change):
+        definition_save(definition=obj, by=request.user)
+
+    def delete_model(self, request, obj):
+        definitions_delete(definitions=[obj], by=request.user)
+
+    def delete_queryset(self, request, queryset):
+        definitions_delete(definitions=queryset, by=request.user)

@@ -29,6 +29,7 @@ from contacts.fields import (
     values_with_changes,
 )
 from contacts.models import Contact, ContactEdit
+from contacts.services import audit
 from contacts.services.carry import changes_carried, changes_rows, edits_carry
 from contacts.services.contact_row import PUSH_STATE_FIELDS
 from contacts.services.deliver import edit_deliver
@@ -154,7 +155,14 @@ def _conflict_shown(*, edit: ContactEdit, editor: AbstractBaseUser) -> EditSubmi
             if change["field"] in conflicting
         ]
         if locked.is_unfinished:
-            _discarded(edit=locked, contact=contact, by=editor)
+            _discarded(
+                edit=locked,
+                contact=contact,
+                by=editor,
+                reason="LiveDesk changed "
+                + ", ".join(conflict.label for conflict in conflicts)
+                + " just before it was sent: shown to the agent to choose, not sent",
+            )
     return EditSubmission(EditOutcome.CONFLICT, locked, conflicts=conflicts)
 
 
@@ -287,6 +295,7 @@ def contact_edit_record(
         replaced = _still_replaceable(replaces, now=now)
         edits_carry(carried=[*carried, *replaced], into=edit, by=editor, now=now)
         locked.save(update_fields=PUSH_STATE_FIELDS)
+        audit.events_append(audit.edit_recorded(edit, carried=[*carried, *replaced]))
     return edit
 
 
@@ -320,9 +329,11 @@ def edit_discard(*, edit: ContactEdit, user: AbstractBaseUser) -> ContactEdit:
     return locked
 
 
-def _discarded(*, edit: ContactEdit, contact: Contact, by: AbstractBaseUser) -> None:
+def _discarded(
+    *, edit: ContactEdit, contact: Contact, by: AbstractBaseUser, reason: str = ""
+) -> None:
     """Close an unsent edit as discarded by `by` (inside the caller's transaction, the contact
-    locked)."""
+    locked), and say so in the audit log."""
     left = edit.transition(
         state=ContactEdit.State.DISCARDED,
         next_attempt_at=None,
@@ -331,6 +342,8 @@ def _discarded(*, edit: ContactEdit, contact: Contact, by: AbstractBaseUser) -> 
     )
     contact.edit_moved(leaving=left, entering=edit.state)
     contact.save(update_fields=PUSH_STATE_FIELDS)
+    edit.contact = contact
+    audit.events_append([audit.edit_discarded(edit, by=by.get_username(), reason=reason)])
 
 
 def contacts_set_blocked(

@@ -11,6 +11,7 @@ from contacts.fields import Values, contact_values, english_label, values_diff
 from contacts.livedesk import RemoteContact
 from contacts.livedesk.json_safety import CANONICAL_JSON
 from contacts.models import Contact, ContactEdit
+from contacts.services import audit
 from contacts.services.facets import contact_country_seen
 
 # Mirror columns written from a LiveDesk payload, by sync and by confirmed pushes.
@@ -196,6 +197,7 @@ def outside_change_record(
     )
     if row is not None:
         row.save()
+        audit.events_append(audit.outside_changes_seen([row]))
     return row
 
 

@@ -12,6 +12,7 @@ edit again; an answer older than the mirror's state never replaces it.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -31,7 +32,9 @@ from contacts.livedesk import (
     LiveDeskValidationError,
     RemoteContact,
 )
+from contacts.livedesk.client import CONTACTS_PATH
 from contacts.models import Contact, ContactEdit
+from contacts.services import audit
 from contacts.services.contact_row import contact_row_write
 from contacts.services.mirror import mirror_values
 
@@ -108,13 +111,17 @@ def edit_push(
     edit = claimed
     client = client or LiveDeskClient()
     read_at = timezone.now()
+    started = time.monotonic()
     try:
         theirs = client.contact_get(edit.contact.remote_id)
     except LiveDeskError as error:
         logger.warning("Read before the push of edit %s failed: %s", edit.pk, error.message)
-        return PushResult(_push_failed(edit=edit, error=error, read=None), Push.FAILED, error)
+        failed = Attempt(read_ms=_ms_since(started))
+        return PushResult(
+            _push_failed(edit=edit, error=error, read=None, attempt=failed), Push.FAILED, error
+        )
     # The edit's changes never change once it is leased: compared without a transaction.
-    read = LiveDeskRead(contact=theirs, at=read_at)
+    read = LiveDeskRead(contact=theirs, at=read_at, ms=_ms_since(started))
     conflicts = livedesk_conflicts(edit=edit, livedesk=_values_of(theirs))
     if conflicts:
         return PushResult(_conflict_record(edit=edit, read=read, keys=conflicts), Push.CONFLICT)
@@ -123,15 +130,71 @@ def edit_push(
         changes=edit_changes(edit), social_profiles=social if isinstance(social, dict) else {}
     )
     sent_at = timezone.now()
+    started = time.monotonic()
     try:
         answer = client.contact_update(edit.contact.remote_id, read.request_body)
     except LiveDeskError as error:
         logger.warning("Push of edit %s failed: %s", edit.pk, error.message)
-        return PushResult(_push_failed(edit=edit, error=error, read=read), Push.FAILED, error)
+        attempt = Attempt(read_ms=read.ms, patch_ms=_ms_since(started))
+        return PushResult(
+            _push_failed(edit=edit, error=error, read=read, attempt=attempt), Push.FAILED, error
+        )
+    attempt = Attempt(read_ms=read.ms, patch_ms=_ms_since(started))
     edit = _push_succeeded(
-        edit=edit, read=read, remote=answer.contact, status=answer.status, sent_at=sent_at
+        edit=edit,
+        read=read,
+        remote=answer.contact,
+        status=answer.status,
+        sent_at=sent_at,
+        attempt=attempt,
     )
     return PushResult(edit, Push.DELIVERED)
+
+
+def _ms_since(started: float) -> float:
+    return round((time.monotonic() - started) * 1000, 1)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """How long an attempt's calls took, in milliseconds (None: not made)."""
+
+    read_ms: float | None = None
+    patch_ms: float | None = None
+
+    def event(
+        self,
+        edit: ContactEdit,
+        *,
+        read: LiveDeskRead | None,
+        response: dict[str, Any] | None = None,
+        error: LiveDeskError | None = None,
+        conflicts: list[str] | None = None,
+    ) -> audit.Event:
+        """The audit event of this attempt: the read, the PATCH sent and what came back."""
+        path = f"{CONTACTS_PATH}/{edit.contact.remote_id}"
+        sent = read is not None and read.request_body is not None
+        return audit.edit_attempted(
+            edit,
+            read={
+                "method": "GET",
+                "path": path,
+                "ms": self.read_ms,
+                "body": read.contact.payload if read is not None else None,
+            },
+            request=(
+                {"method": "PATCH", "path": path, "body": read.request_body, "ms": self.patch_ms}
+                if sent
+                else None
+            ),
+            response=response,
+            error=(
+                {"status": error.status, "message": error.message, "body": error.body}
+                if error is not None
+                else None
+            ),
+            conflicts=conflicts,
+        )
 
 
 @dataclass
@@ -141,6 +204,7 @@ class LiveDeskRead:
 
     contact: RemoteContact
     at: datetime
+    ms: float | None = None
     request_body: dict[str, Any] | None = None
 
     def edit_values(self) -> dict[str, Any]:
@@ -231,6 +295,8 @@ def _conflict_record(*, edit: ContactEdit, read: LiveDeskRead, keys: list[str]) 
         )
         contact_row_write(contact, edit=edit, left=left, answers=[_read_answer(read)])
         _next_queued_due(contact)
+        attempt = Attempt(read_ms=read.ms)
+        audit.events_append([attempt.event(edit, read=read, conflicts=keys)])
     return edit
 
 
@@ -241,6 +307,7 @@ def _push_succeeded(
     remote: RemoteContact,
     status: int,
     sent_at: datetime,
+    attempt: Attempt,
 ) -> ContactEdit:
     """Record a delivery: LiveDesk's answers in the mirror, the edit's outcome, the contact's
     push state and its next queued edit made due, in one transaction."""
@@ -265,11 +332,13 @@ def _push_succeeded(
         contact_row_write(contact, edit=edit, left=left, answers=answers)
         if left is not None:
             _next_queued_due(contact)
+        response = {"status": status, "body": remote.payload}
+        audit.events_append([attempt.event(edit, read=read, response=response)])
     return edit
 
 
 def _push_failed(
-    *, edit: ContactEdit, error: LiveDeskError, read: LiveDeskRead | None
+    *, edit: ContactEdit, error: LiveDeskError, read: LiveDeskRead | None, attempt: Attempt
 ) -> ContactEdit:
     """Record a failed read or PATCH (`read` holds the read's answer when the PATCH failed)."""
     sent = read is not None and read.request_body is not None
@@ -297,6 +366,7 @@ def _push_failed(
         )
         if left is None:
             edit.refresh_from_db()
+            audit.events_append([attempt.event(edit, read=read, error=error)])
             return edit
         gone_at = now if isinstance(error, LiveDeskNotFound) else None
         answers = [_read_answer(read)] if read is not None else []
@@ -308,6 +378,7 @@ def _push_failed(
         else:
             # It now waits for the agent: the edits queued behind it go on.
             _next_queued_due(contact)
+        audit.events_append([attempt.event(edit, read=read, error=error)])
     return edit
 
 

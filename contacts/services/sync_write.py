@@ -18,6 +18,7 @@ from django.db.models.functions import Greatest
 from contacts.fields import contact_values
 from contacts.livedesk import ContactPage, LiveDeskError, RemoteContact
 from contacts.models import Contact, ContactEdit
+from contacts.services import audit
 from contacts.services.mirror import MIRROR_FIELDS, mirror_columns, outside_change_row
 from contacts.services.sync_pages import FetchedPage
 
@@ -207,6 +208,7 @@ def page_write(
         Contact.objects.filter(remote_id__in=unchanged_ids).update(
             synced_at=Greatest(F("synced_at"), Value(as_of)), gone_at=None
         )
+    audit.events_append(audit.outside_changes_seen(outside_changes))
     summary.unchanged += len(unchanged_ids)
 
 

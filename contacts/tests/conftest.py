@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
+from django.db.backends.sqlite3 import operations as sqlite_operations
 from django.test import Client
 from django.utils import translation
 
+from contacts.audit_chain import SQLITE_TABLE, SQLITE_TRIGGERS
 from contacts.sandbox.server import Faults, SandboxServer
 from contacts.sandbox.store import SandboxStore
 from contacts.tests.factories import client_for, user_make
 
 SANDBOX_KEY = "test-key"
 SANDBOX_SECRET = "test-secret-do-not-leak"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _audit_log_flushable():
+    """Tests that commit are cleaned up by Django's flush, which on SQLite DELETEs each table:
+    the audit log's triggers refuse that, so the flush drops them first and puts them back
+    after (PostgreSQL's flush TRUNCATEs, which row triggers do not see)."""
+    original = sqlite_operations.DatabaseOperations.sql_flush
+
+    def sql_flush(self, style, tables, **kwargs):
+        statements = original(self, style, tables, **kwargs)
+        if SQLITE_TABLE not in tables:
+            return statements
+        drops = [f"DROP TRIGGER IF EXISTS {name};" for name in SQLITE_TRIGGERS]
+        return [*drops, *statements, *(f"{sql};" for sql in SQLITE_TRIGGERS.values())]
+
+    with mock.patch.object(sqlite_operations.DatabaseOperations, "sql_flush", sql_flush):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.apps import apps
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from contacts import services
@@ -63,6 +63,7 @@ def edit_recorded(*, contact: Contact, editor, **changes) -> ContactEdit:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_happy_path_push_is_six_statements_in_two_commits(sandbox, agent, monkeypatch):
+    """Six statements of its own, and the audit log's append after each transaction's fact."""
     contact = contact_synced(sandbox=sandbox, name="Ann")
     with database_work(monkeypatch) as recording:
         edit = edit_recorded(contact=contact, editor=agent, name="Ann Lee")
@@ -71,11 +72,13 @@ def test_a_happy_path_push_is_six_statements_in_two_commits(sandbox, agent, monk
         result = services.edit_push(edit_id=edit.pk)
 
     assert result.outcome == services.Push.DELIVERED
-    # The contact read again by the test's helper, then lock, insert, counts.
-    assert (len(recording.statements), recording.commits) == (4, 1)
+    # The contact read again by the test's helper, then lock, insert, counts; the event.
+    assert (len(recording.statements), recording.commits) == (4 + audit_append(), 1)
     # Claim: lock the contact, read its unfinished edits, lease. Outcome: lock the contact,
-    # the edit's outcome, the mirror with the push state.
-    assert (len(push.statements), push.commits) == (6, 2), "\n".join(push.statements)
+    # the edit's outcome, the mirror with the push state; the attempt's event.
+    assert (len(push.statements), push.commits) == (6 + audit_append(), 2), "\n".join(
+        push.statements
+    )
     assert contact_push_state_checked(contact) == PushState.IN_SYNC
 
 
@@ -91,9 +94,17 @@ def test_a_saved_edit_is_six_statements_in_two_commits_and_enqueues_nothing(
         submission = edit_submission(contact=contact, editor=agent, changes={"name": "Ann Lee"})
 
     assert submission.outcome == services.EditOutcome.SAVED
-    # Recorded already leased (lock, insert, counts), then the push's outcome (as above).
-    assert (len(saved.statements), saved.commits) == (6, 2), "\n".join(saved.statements)
+    # Recorded already leased (lock, insert, counts), then the push's outcome (as above), each
+    # with its event.
+    assert (len(saved.statements), saved.commits) == (6 + 2 * audit_append(), 2), "\n".join(
+        saved.statements
+    )
     assert django_tasks.default_task_backend.results == []
+
+
+def audit_append() -> int:
+    """An append to the audit log: read the chain's head, insert; PostgreSQL locks it first."""
+    return 3 if connection.vendor == "postgresql" else 2
 
 
 def contact_push_state_checked(contact: Contact) -> str:
