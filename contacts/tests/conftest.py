@@ -5,7 +5,7 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
-from django.db.backends.sqlite3 import operations as sqlite_operations
+from django.db.backends.sqlite3 import base as sqlite_base
 from django.test import Client
 from django.utils import translation
 
@@ -23,7 +23,7 @@ def _audit_log_flushable():
     """Tests that commit are cleaned up by Django's flush, which on SQLite DELETEs each table:
     the audit log's triggers refuse that, so the flush drops them first and puts them back
     after (PostgreSQL's flush TRUNCATEs, which row triggers do not see)."""
-    original = sqlite_operations.DatabaseOperations.sql_flush
+    original = sqlite_base.DatabaseOperations.sql_flush
 
     def sql_flush(self, style, tables, **kwargs):
         statements = original(self, style, tables, **kwargs)
@@ -32,7 +32,7 @@ def _audit_log_flushable():
         drops = [f"DROP TRIGGER IF EXISTS {name};" for name in SQLITE_TRIGGERS]
         return [*drops, *statements, *(f"{sql};" for sql in SQLITE_TRIGGERS.values())]
 
-    with mock.patch.object(sqlite_operations.DatabaseOperations, "sql_flush", sql_flush):
+    with mock.patch.object(sqlite_base.DatabaseOperations, "sql_flush", sql_flush):
         yield
 
 
