@@ -150,11 +150,11 @@ def chain_check(rows: Iterable[tuple], *, start: tuple[int, str] = (0, GENESIS))
 
 # SQLite has no stored procedures: the same refusal as PostgreSQL's triggers (installed there by
 # django-pgtrigger), as two triggers created by the migration.
-SQLITE_TABLE = "contacts_auditevent"
+AUDIT_TABLE = "contacts_auditevent"
 SQLITE_TRIGGERS = {
-    f"{SQLITE_TABLE}_no_{operation.lower()}": (
-        f"CREATE TRIGGER IF NOT EXISTS {SQLITE_TABLE}_no_{operation.lower()} "
-        f"BEFORE {operation} ON {SQLITE_TABLE} "
+    f"{AUDIT_TABLE}_no_{operation.lower()}": (
+        f"CREATE TRIGGER IF NOT EXISTS {AUDIT_TABLE}_no_{operation.lower()} "
+        f"BEFORE {operation} ON {AUDIT_TABLE} "
         f"BEGIN SELECT RAISE(ABORT, 'The audit log is append-only: {operation} refused'); END"
     )
     for operation in ("UPDATE", "DELETE")

@@ -450,6 +450,16 @@ class AuditEvent(models.Model):
         triggers = [
             pgtrigger.Protect(name="audit_no_update", operation=pgtrigger.Update),
             pgtrigger.Protect(name="audit_no_delete", operation=pgtrigger.Delete),
+            # Row triggers do not see TRUNCATE: a statement-level one refuses it.
+            pgtrigger.Trigger(
+                name="audit_no_truncate",
+                level=pgtrigger.Statement,
+                when=pgtrigger.Before,
+                operation=pgtrigger.Truncate,
+                func=(
+                    "RAISE EXCEPTION 'pgtrigger: Cannot truncate rows from % table', TG_TABLE_NAME;"
+                ),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -277,4 +277,19 @@ class Migration(migrations.Migration):
                 ),
             ),
         ),
+        pgtrigger.migrations.AddTrigger(
+            model_name="auditevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="audit_no_truncate",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot truncate rows from % table', TG_TABLE_NAME;",
+                    hash="0aabe5ba2d3336d480735c67a4455cdcd6d91e71",
+                    level="STATEMENT",
+                    operation="TRUNCATE",
+                    pgid="pgtrigger_audit_no_truncate_af2b2",
+                    table="contacts_auditevent",
+                    when="BEFORE",
+                ),
+            ),
+        ),
     ]

@@ -50,15 +50,21 @@ class Event:
     actor: str = ""
 
 
+def chain_lock() -> None:
+    """Hold the chain until the transaction ends: PostgreSQL's advisory lock. SQLite's
+    transactions here begin IMMEDIATE (settings): they hold its one write lock already."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+
+
 def events_append(events: Iterable[Event]) -> list[AuditEvent]:
     """Append events to the chain, in the caller's transaction (one is opened otherwise)."""
     events = list(events)
     if not events:
         return []
     with transaction.atomic(savepoint=False):
-        if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHAIN_LOCK_KEY])
+        chain_lock()
         seq, prev = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first() or (
             0,
             GENESIS,

@@ -337,5 +337,8 @@ def _outside_changes(updated: list[dict], *, as_of: datetime) -> list[ContactEdi
             now=as_of,
         )
         if row is not None:
+            # The version that holds the change (as a refresh, a webhook or a push's read
+            # record it), not the stored row's before it.
+            row.base_version = values["version"]
             rows.append(row)
     return rows

@@ -5,11 +5,12 @@ from __future__ import annotations
 from unittest import mock
 
 import pytest
-from django.db.backends.sqlite3 import base as sqlite_base
+from django.db.backends.postgresql import operations as postgresql_operations
+from django.db.backends.sqlite3 import base as sqlite_backend
 from django.test import Client
 from django.utils import translation
 
-from contacts.audit_chain import SQLITE_TABLE, SQLITE_TRIGGERS
+from contacts.audit_chain import AUDIT_TABLE, SQLITE_TRIGGERS
 from contacts.sandbox.server import Faults, SandboxServer
 from contacts.sandbox.store import SandboxStore
 from contacts.tests.factories import client_for, user_make
@@ -20,19 +21,38 @@ SANDBOX_SECRET = "test-secret-do-not-leak"
 
 @pytest.fixture(scope="session", autouse=True)
 def _audit_log_flushable():
-    """Tests that commit are cleaned up by Django's flush, which on SQLite DELETEs each table:
-    the audit log's triggers refuse that, so the flush drops them first and puts them back
-    after (PostgreSQL's flush TRUNCATEs, which row triggers do not see)."""
-    original = sqlite_base.DatabaseOperations.sql_flush
+    """Tests that commit are cleaned up by Django's flush, which empties every table: SQLite's
+    with DELETE, PostgreSQL's with TRUNCATE, both refused by the audit log's triggers. The
+    flush sets them aside for itself and puts them back after. (SQLite's backend module is
+    imported, not its `operations`: that one alone is a circular import when SQLite's backend
+    was not loaded yet.)"""
+    sqlite_flush = sqlite_backend.DatabaseOperations.sql_flush
+    postgresql_flush = postgresql_operations.DatabaseOperations.sql_flush
 
-    def sql_flush(self, style, tables, **kwargs):
-        statements = original(self, style, tables, **kwargs)
-        if SQLITE_TABLE not in tables:
+    def sqlite_sql_flush(self, style, tables, **kwargs):
+        statements = sqlite_flush(self, style, tables, **kwargs)
+        if AUDIT_TABLE not in tables:
             return statements
         drops = [f"DROP TRIGGER IF EXISTS {name};" for name in SQLITE_TRIGGERS]
         return [*drops, *statements, *(f"{sql};" for sql in SQLITE_TRIGGERS.values())]
 
-    with mock.patch.object(sqlite_base.DatabaseOperations, "sql_flush", sql_flush):
+    def postgresql_sql_flush(self, style, tables, **kwargs):
+        statements = postgresql_flush(self, style, tables, **kwargs)
+        if AUDIT_TABLE not in tables:
+            return statements
+        table = self.quote_name(AUDIT_TABLE)
+        return [
+            f"ALTER TABLE {table} DISABLE TRIGGER USER;",
+            *statements,
+            f"ALTER TABLE {table} ENABLE TRIGGER USER;",
+        ]
+
+    with (
+        mock.patch.object(sqlite_backend.DatabaseOperations, "sql_flush", sqlite_sql_flush),
+        mock.patch.object(
+            postgresql_operations.DatabaseOperations, "sql_flush", postgresql_sql_flush
+        ),
+    ):
         yield
 
 

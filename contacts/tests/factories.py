@@ -17,9 +17,10 @@ from django.test import Client
 from django.urls import reverse
 
 from contacts import services
+from contacts.audit_chain import ROW_COLUMNS, ChainReport, chain_check
 from contacts.fields import contact_values
 from contacts.forms import ContactEditForm
-from contacts.models import Contact, ContactEdit
+from contacts.models import AuditEvent, Contact, ContactEdit
 from contacts.services import EditSubmission
 
 # --- Users, contacts in the mirror, edits -----------------------------------------------------
@@ -136,6 +137,21 @@ def edit_submission(
         base_version=contact.version if base_version is None else base_version,
         source=source,
     )
+
+
+def edit_recorded_unsent(*, contact: Contact, editor, changes: dict[str, Any]) -> ContactEdit:
+    """An agent's edit written to the outbox and not pushed yet, as the worker finds it."""
+    opened = contact_values(contact)
+    edit = services.contact_edit_record(
+        contact=contact,
+        editor=editor,
+        values={**opened, **changes},
+        base_values=opened,
+        base_version=contact.version,
+        source=ContactEdit.Source.AGENT,
+    )
+    assert edit is not None
+    return edit
 
 
 def edit_submit(**kwargs: Any) -> ContactEdit | None:
@@ -291,3 +307,16 @@ def admin_edit_post(client, contact: Contact, **changes: Any):
 
 def messages_of(response) -> list[tuple[str, str]]:
     return [(message.level_tag, str(message)) for message in response.context["messages"]]
+
+
+# --- The audit log -----------------------------------------------------------------------------
+
+
+def audit_events(**lookups: Any) -> list[AuditEvent]:
+    """The audit log's events matching the lookups, in chain order."""
+    return list(AuditEvent.objects.filter(**lookups).order_by("seq"))
+
+
+def audit_chain_checked() -> ChainReport:
+    """The whole chain as stored, checked link by link."""
+    return chain_check(AuditEvent.objects.order_by("seq").values_list(*ROW_COLUMNS).iterator())
