@@ -22,6 +22,7 @@ from an export with the standard library alone.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable
@@ -51,6 +52,9 @@ def at_text(value: datetime | str) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# Actors and kinds are few: each is quoted once, not once an event (a chain's check is mostly
+# this serialisation and the hash).
+@functools.lru_cache(maxsize=1024)
 def _text(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 

@@ -11,4 +11,5 @@ urlpatterns = [
     path("edits/<int:edit_id>/discard/", views.edit_discard, name="edit_discard"),
     path("<int:remote_id>/", views.contact_detail, name="detail"),
     path("<int:remote_id>/edit/", views.contact_edit, name="edit"),
+    path("<int:remote_id>/audit.jsonl", views.audit_download, name="audit_download"),
 ]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from contacts import selectors, services
+from contacts import audit_reads, selectors, services
 from contacts.edit_flow import RELOAD_BUTTON, contact_edit_page
 from contacts.fields import Section, section_fields
 from contacts.forms import ContactFilterForm, EditHistoryFilterForm
@@ -191,3 +191,18 @@ def edit_history(request: HttpRequest) -> HttpResponse:
     edits = selectors.edit_history(**filter_form.filters())
     page = Paginator(edits, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "contacts/edit_history.html", {"filter_form": filter_form, "page": page})
+
+
+@require_GET
+@_can_view
+def audit_download(request: HttpRequest, remote_id: int) -> StreamingHttpResponse:
+    """The contact's audit events as JSON lines, with their hashes, for an auditor."""
+    contact = get_object_or_404(Contact, remote_id=remote_id)
+    response = StreamingHttpResponse(
+        audit_reads.jsonl_lines(audit_reads.event_chunks(contact=contact.remote_id)),
+        content_type="application/jsonl; charset=utf-8",
+    )
+    response["Content-Disposition"] = (
+        f'attachment; filename="contact-{contact.remote_id}-audit.jsonl"'
+    )
+    return response

@@ -166,6 +166,9 @@ LIVEDESK_FRESH_TIMEOUT_SECONDS = env.float("LIVEDESK_FRESH_TIMEOUT_SECONDS", def
 # The worker syncs the whole mirror this often (0: never by itself; `manage.py schedule_sync`
 # starts the chain).
 LIVEDESK_SYNC_INTERVAL_SECONDS = env.int("LIVEDESK_SYNC_INTERVAL_SECONDS", default=6 * 60 * 60)
+# The worker verifies the audit log's hash chain this often (0: never by itself; `manage.py
+# schedule_sync` starts the chain, `manage.py verify_audit` verifies at once).
+LIVEDESK_AUDIT_VERIFY_SECONDS = env.int("LIVEDESK_AUDIT_VERIFY_SECONDS", default=60 * 60)
 # LiveDesk's webhook, POST /webhooks/livedesk/: a delivery is accepted with a valid
 # X-Chatwoot-Signature (HMAC-SHA256 of "<timestamp>.<body>" with this secret) or with
 # ?token=<this secret> in the URL. Empty (the default, DEBUG or not): webhooks are off and the

@@ -22,6 +22,7 @@ from contacts.livedesk import (
     LiveDeskProtocolError,
 )
 from contacts.models import Contact, ContactEdit
+from contacts.services.audit_verify import audit_verify_chain_start
 from contacts.services.facets import contact_countries_refresh
 from contacts.services.mirror import (
     mirror_apply,
@@ -214,8 +215,10 @@ def contacts_sync_task() -> str:
         contacts_sync_schedule()
     except Exception:  # this sync still runs; `manage.py schedule_sync` starts the chain again
         logger.exception("Could not schedule the next sync of the mirror")
-    # The outbox's sweeps run by a chain of their own: start it again if it was ever broken.
+    # The outbox's sweeps and the audit log's verifications run by chains of their own: start
+    # them again if one was ever broken.
     edits_sweep_chain_start()
+    audit_verify_chain_start()
     try:
         summary = contacts_sync()
     except SyncInterrupted as error:

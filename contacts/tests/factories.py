@@ -7,21 +7,31 @@ import base64
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import django_tasks
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from contacts import services
-from contacts.audit_chain import ROW_COLUMNS, ChainReport, chain_check
+from contacts.audit_chain import (
+    ROW_COLUMNS,
+    ChainReport,
+    chain_check,
+    sqlite_triggers_create,
+    sqlite_triggers_drop,
+)
 from contacts.fields import contact_values
 from contacts.forms import ContactEditForm
 from contacts.models import AuditEvent, Contact, ContactEdit
 from contacts.services import EditSubmission
+from contacts.services.audit import Event, events_append
 
 # --- Users, contacts in the mirror, edits -----------------------------------------------------
 
@@ -320,3 +330,61 @@ def audit_events(**lookups: Any) -> list[AuditEvent]:
 def audit_chain_checked() -> ChainReport:
     """The whole chain as stored, checked link by link."""
     return chain_check(AuditEvent.objects.order_by("seq").values_list(*ROW_COLUMNS).iterator())
+
+
+def audit_events_appended(
+    count: int, *, contact: int | None = None, actor: str = "agent"
+) -> list[AuditEvent]:
+    """`count` events appended to the chain by its one writer, one append each."""
+    return [
+        event
+        for number in range(count)
+        for event in events_append(
+            [Event("edit.recorded", {"number": number, "name": "Ann Lée"}, contact, None, actor)]
+        )
+    ]
+
+
+def chain_written_by_the_app(*, sandbox, agent) -> list[Contact]:
+    """A chain written by the app's real flows: two contacts synced, three edits recorded and
+    pushed to the sandbox (one of them refused by a 422). Answers the contacts."""
+    ann = contact_synced(sandbox=sandbox, name="Ann", email="ann@example.com")
+    bob = contact_synced(sandbox=sandbox, name="Bob")
+    edit_submit(contact=ann, editor=agent, changes={"name": "Ann Lée"})
+    edit_submit(
+        contact=bob, editor=agent, changes={"additional_attributes.company_name": 'Acme "quoted" ฿'}
+    )
+    sandbox.faults.methods = "PATCH"
+    sandbox.faults.fail_next = 1
+    sandbox.faults.failure_status = 422
+    edit_submit(contact=ann, editor=agent, changes={"email": "ann.lee@example.com"})
+    sandbox.reset_faults()
+    return [ann, bob]
+
+
+@contextmanager
+def audit_triggers_dropped() -> Iterator[None]:
+    """The database's refusal of UPDATE and DELETE on the audit log lifted, as by an intruder
+    holding the database's keys; put back after (DDL is in the test's transaction on both
+    engines, so its rollback would too)."""
+    postgresql = connection.vendor == "postgresql"
+    table = AuditEvent._meta.db_table
+    with connection.cursor() as cursor:
+        if postgresql:
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        else:
+            sqlite_triggers_drop(cursor)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            if postgresql:
+                cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER USER")
+            else:
+                sqlite_triggers_create(cursor)
+
+
+def audit_tampered(sql: str, params: list) -> None:
+    """Run raw SQL on the audit log with its triggers dropped."""
+    with audit_triggers_dropped(), connection.cursor() as cursor:
+        cursor.execute(sql, params)

@@ -29,8 +29,10 @@ HOUR = timedelta(hours=1)
 @pytest.fixture(autouse=True)
 def _hourly(settings):
     settings.LIVEDESK_SYNC_INTERVAL_SECONDS = 3600
-    # The sync also starts the outbox's sweeps (see test_sweep): left out of these tests.
+    # The sync also starts the outbox's sweeps (see test_sweep) and the audit log's
+    # verifications (see test_audit_verify): left out of these tests.
     settings.LIVEDESK_PUSH_SWEEP_SECONDS = 0
+    settings.LIVEDESK_AUDIT_VERIFY_SECONDS = 0
 
 
 @pytest.fixture
