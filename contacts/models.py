@@ -446,6 +446,7 @@ class AuditEvent(models.Model):
             models.Index(fields=["contact_remote_id", "-seq"], name="audit_contact_idx"),
             models.Index(fields=["edit_id", "seq"], name="audit_edit_idx"),
             models.Index(fields=["at"], name="audit_at_idx"),
+            models.Index(fields=["kind", "-seq"], name="audit_kind_idx"),
         ]
         triggers = [
             pgtrigger.Protect(name="audit_no_update", operation=pgtrigger.Update),

@@ -1,8 +1,10 @@
-"""Read queries for the agent pages: the contact list, a contact's edits, the edit history."""
+"""Read queries for the agent pages: the contact list, a contact's edits, the edit history and
+the audit events that tell their story."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 
 from django.db.models import F, Q, QuerySet, Value
@@ -12,7 +14,7 @@ from django.db.models.lookups import GreaterThanOrEqual, LessThan
 from django.utils import timezone
 
 from contacts.fields import Values, contact_values
-from contacts.models import Contact, ContactEdit, CustomAttributeDefinition
+from contacts.models import AuditEvent, Contact, ContactEdit, CustomAttributeDefinition
 from contacts.pagination import KeysetSort
 
 # Sort keys of the contact list -> the columns to order by, each sort read in order from one
@@ -173,9 +175,11 @@ def contact_open_edit(*, contact: Contact, edit_id: str | int | None) -> Contact
     return contact_unfinished_edits(contact=contact).filter(pk=asked_id).first()
 
 
-def contact_history(*, contact: Contact, limit: int = 50) -> list[ContactEdit]:
-    """The contact's newest edits, every state."""
-    return list(contact.edits.select_related("contact")[:limit])
+def contact_audit_events(*, contact: Contact, limit: int = 50) -> list[AuditEvent]:
+    """The contact's newest audit events, newest first: read backwards off the
+    (contact_remote_id, -seq) index, never sorting the contact's whole trail."""
+    events = AuditEvent.objects.filter(contact_remote_id=contact.remote_id).order_by("-seq")
+    return list(events[:limit])
 
 
 def edit_prefill_values(*, edit: ContactEdit) -> Values:
@@ -187,6 +191,17 @@ def edit_prefill_values(*, edit: ContactEdit) -> Values:
         else:
             values[change["field"]] = change["after"]
     return values
+
+
+def edits_audit_events(*, edit_ids: Iterable[int]) -> dict[int, list[AuditEvent]]:
+    """The audit events of each edit, in the chain's order, by edit id (an edit without any maps
+    to an empty list): one query for a whole page of edits."""
+    stories: dict[int, list[AuditEvent]] = {edit_id: [] for edit_id in edit_ids}
+    if not stories:
+        return stories
+    for event in AuditEvent.objects.filter(edit_id__in=stories).order_by("seq"):
+        stories[event.edit_id].append(event)
+    return stories
 
 
 def edit_history(

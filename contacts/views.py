@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from contacts import audit_reads, selectors, services
+from contacts import audit_reads, audit_story, selectors, services
 from contacts.edit_flow import RELOAD_BUTTON, contact_edit_page
 from contacts.fields import Section, section_fields
 from contacts.forms import ContactFilterForm, EditHistoryFilterForm
@@ -86,7 +86,7 @@ def contact_detail(request: HttpRequest, remote_id: int) -> HttpResponse:
             "contact": contact,
             "livedesk_unreachable": _livedesk_unreachable(refreshed),
             "unfinished_edits": selectors.contact_unfinished_edits(contact=contact),
-            "history": selectors.contact_history(contact=contact),
+            "audit_trail": audit_story.story_lines(selectors.contact_audit_events(contact=contact)),
             "sections": [
                 (section.label, section_fields(section))
                 for section in (Section.CORE, Section.ADDITIONAL, Section.SOCIAL)
@@ -190,6 +190,11 @@ def edit_history(request: HttpRequest) -> HttpResponse:
     filter_form = EditHistoryFilterForm(request.GET or None)
     edits = selectors.edit_history(**filter_form.filters())
     page = Paginator(edits, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Each row's story from the audit log: one query for the page, set on its edits.
+    page.object_list = list(page.object_list)
+    events = selectors.edits_audit_events(edit_ids=[edit.pk for edit in page.object_list])
+    for edit in page.object_list:
+        edit.story = audit_story.edit_story(events[edit.pk])
     return render(request, "contacts/edit_history.html", {"filter_form": filter_form, "page": page})
 
 

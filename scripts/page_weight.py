@@ -4,12 +4,13 @@
 
 A throwaway SQLite database gets demo rows written directly (no sandbox, no network): a page of
 contacts, one contact with custom attributes and edits (one failed, so the edit form shows its
-banner), and the history. The Django test Client, logged in as an agent, fetches the contact
-list, a contact, its edit form and the history. Each page's HTML is parsed for the stylesheets,
-scripts, images and SVG sprites (`<use href>`) it references, each stylesheet for the fonts and
-images it loads (only the first source of an @font-face, the one a current browser takes), and
-the script prints, per page, the bytes of each: raw, and gzip-compressed at level 9 as
-whitenoise stores them. Source maps are not counted: only developer tools fetch them.
+banner) and their audit events, and the history. The Django test Client, logged in as an agent,
+fetches the contact list, a contact, its edit form and the history. Each page's HTML is parsed
+for the stylesheets, scripts, images and SVG sprites (`<use href>`) it references, each
+stylesheet for the fonts and images it loads (only the first source of an @font-face, the one a
+current browser takes), and the script prints, per page, the bytes of each: raw, and
+gzip-compressed at level 9 as whitenoise stores them. Source maps are not counted: only
+developer tools fetch them.
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ def demo_rows() -> dict[str, str]:
     from django.utils import timezone
 
     from contacts.models import Contact, ContactEdit
+    from contacts.services import audit
 
     now = timezone.now()
     agent = get_user_model().objects.create_user(username="somchai.agent")
@@ -154,7 +156,7 @@ def demo_rows() -> dict[str, str]:
     for minutes, (state, city) in enumerate(
         (("succeeded", "Chiang Mai"), ("succeeded", "Krabi"), ("failed", "Phuket"))
     ):
-        ContactEdit.objects.create(
+        edit = ContactEdit.objects.create(
             contact=contact,
             editor=agent,
             editor_username=agent.username,
@@ -170,6 +172,17 @@ def demo_rows() -> dict[str, str]:
             created_at=now - timedelta(minutes=10 - minutes),
             finished_at=None if state == "failed" else now,
         )
+        # Its story in the audit log, as a push writes it: recorded, then the attempt.
+        path = f"/api/v2/accounts/contacts/{contact.remote_id}"
+        failed = state == "failed"
+        attempt = audit.edit_attempted(
+            edit,
+            read={"method": "GET", "path": path, "ms": 84.2, "body": {"id": contact.remote_id}},
+            request={"method": "PATCH", "path": path, "body": edit.request_body, "ms": 121.7},
+            response=None if failed else {"status": 200, "body": {"id": contact.remote_id}},
+            error={"status": 422, "message": "City is not valid", "body": {}} if failed else None,
+        )
+        audit.events_append([*audit.edit_recorded(edit), attempt])
     return {
         "contact list": reverse("contacts:list"),
         "contact": reverse("contacts:detail", args=[contact.remote_id]),

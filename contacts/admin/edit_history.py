@@ -10,8 +10,9 @@ from django.utils.translation import gettext_lazy as _
 
 from contacts import selectors
 from contacts.admin.filters import EditorListFilter, search_term_clean
-from contacts.admin.html import changes_html, json_html
+from contacts.admin.html import audit_events_html, changes_html, json_html
 from contacts.admin.paginators import EditHistoryPaginator
+from contacts.audit_story import story_lines
 from contacts.fields import field_label
 from contacts.models import Contact, ContactEdit
 
@@ -78,6 +79,7 @@ class ContactEditAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        (_("Audit log"), {"fields": ("audit_events",)}),
     )
     readonly_fields = tuple(name for _title, options in fieldsets for name in options["fields"])
 
@@ -131,3 +133,8 @@ class ContactEditAdmin(admin.ModelAdmin):
     @admin.display(description=_("response body"))
     def response_body_shown(self, edit: ContactEdit):
         return json_html(edit.response_body)
+
+    @admin.display(description=_("audit events"))
+    def audit_events(self, edit: ContactEdit):
+        events = selectors.edits_audit_events(edit_ids=[edit.pk])[edit.pk]
+        return audit_events_html(story_lines(events))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 
+from contacts.audit_story import StoryLine
 from contacts.display import is_blank, json_pretty, value_words
 from contacts.fields import field_label
 
@@ -57,3 +59,36 @@ def json_html(value: Any):
     if value is None:
         return format_html('<span class="quiet">{}</span>', gettext("(none)"))
     return format_html('<pre class="json-body">{}</pre>', json_pretty(value))
+
+
+def audit_events_html(lines: list[StoryLine]):
+    """An edit's audit events as a table: number, time, kind, what happened, start of the hash."""
+    if not lines:
+        return format_html('<span class="quiet">{}</span>', gettext("(none)"))
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td>"
+        '<td><code title="{}">{}</code></td></tr>',
+        (
+            (
+                line.seq,
+                formats.date_format(timezone.localtime(line.at), "Y-m-d H:i:s"),
+                line.kind,
+                line.sentence,
+                line.hash,
+                line.short_hash,
+            )
+            for line in lines
+        ),
+    )
+    return format_html(
+        '<table class="audit-events"><thead><tr><th scope="col">{}</th><th scope="col">{}</th>'
+        '<th scope="col">{}</th><th scope="col">{}</th><th scope="col">{}</th></tr></thead>'
+        "<tbody>{}</tbody></table>",
+        gettext("Number"),
+        gettext("Time"),
+        gettext("Event"),
+        gettext("What happened"),
+        gettext("Hash"),
+        rows,
+    )

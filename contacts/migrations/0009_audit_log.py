@@ -244,6 +244,7 @@ class Migration(migrations.Migration):
                     models.Index(fields=["contact_remote_id", "-seq"], name="audit_contact_idx"),
                     models.Index(fields=["edit_id", "seq"], name="audit_edit_idx"),
                     models.Index(fields=["at"], name="audit_at_idx"),
+                    models.Index(fields=["kind", "-seq"], name="audit_kind_idx"),
                 ],
             },
         ),

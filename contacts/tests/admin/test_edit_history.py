@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from contacts.models import ContactEdit
+from contacts import services
+from contacts.models import AuditEvent, ContactEdit
 from contacts.tests.factories import (
     EDITS_URL,
     admin_edit_post,
@@ -72,6 +77,34 @@ def test_edit_history_detail_shows_the_change_request_and_response_formatted(san
     )
     assert '<pre class="json-body">{\n  &quot;payload&quot;: {\n' in page
     assert "<b>Ann</b>" not in page
+
+
+def test_edit_history_detail_lists_the_edits_audit_events_read_in_one_query(
+    sandbox, admin_client, admin_user, no_client_retries
+):
+    contact = contact_synced(sandbox=sandbox, name="Ann Lee")
+    edit = edit_failed_transiently(
+        sandbox=sandbox, contact=contact, editor=admin_user, changes={"name": "Ann B"}
+    )
+    services.edit_retry(edit=edit)
+
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get(edit_url(edit)).content.decode()
+
+    assert len([query for query in queries if "contacts_auditevent" in query["sql"]]) == 1
+    events = list(AuditEvent.objects.filter(edit_id=edit.pk).order_by("seq"))
+    assert [event.kind for event in events] == [
+        "edit.recorded",
+        "edit.attempt_failed",
+        "edit.delivered",
+    ]
+    rows = re.findall(r"<tr><td>(\d+)</td><td>[^<]+</td><td><code>([a-z_.]+)</code></td>", page)
+    assert rows == [(str(event.seq), event.kind) for event in events]
+    for event in events:
+        assert f'<code title="{event.hash}">{event.hash[:12]}</code>' in page
+    assert "admin (Agent page) changed Name: Ann Lee → Ann B" in page
+    assert "Attempt 1 failed: LiveDesk answered 503" in page
+    assert re.search(r"Delivered to LiveDesk: 200 in \d+ ms \(attempt 2\)", page)
 
 
 def test_edit_history_search_by_remote_id_and_filter_by_contact(sandbox, admin_client, admin_user):

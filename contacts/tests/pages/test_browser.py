@@ -273,14 +273,21 @@ def test_an_edit_livedesk_fails_is_kept_and_delivered_by_retry_now(agent_page, s
     expect(page.get_by_text("This edit did not reach LiveDesk")).to_be_visible()
     expect(page.get_by_text("Push state: Failed")).to_be_visible()
     history = page.get_by_role("region", name="History")
-    expect(history.get_by_role("row").filter(has_text="City")).to_contain_text("Failed")
+    expect(history.get_by_role("listitem").filter(has_text="changed City")).to_contain_text(
+        "Krabi → Phuket"
+    )
+    expect(history.get_by_role("listitem").filter(has_text="Attempt 1 failed")).to_contain_text(
+        "LiveDesk answered 503"
+    )
 
     sandbox.faults.failure_rate = 0.0
     page.get_by_role("button", name="Retry now").click()
 
     expect(page.get_by_role("status").filter(has_text="LiveDesk accepted the edit")).to_be_visible()
     expect(page.get_by_text("This edit did not reach LiveDesk")).to_have_count(0)
-    expect(history.get_by_role("row").filter(has_text="City")).to_contain_text("Succeeded")
+    expect(
+        history.get_by_role("listitem").filter(has_text="Delivered to LiveDesk")
+    ).to_contain_text("(attempt 2)")
     expect(page.get_by_role("definition").filter(has_text=re.compile("^Phuket$"))).to_have_count(1)
     assert sandbox.store.get_contact(contact.remote_id)["additional_attributes"]["city"] == "Phuket"
 

@@ -44,7 +44,8 @@ def test_saving_an_edit_pushes_a_patch_and_shows_it_in_the_history(sandbox, agen
     assert response.redirect_chain[-1][0] == contact.get_absolute_url()
     text = page_text(response)
     assert "Saved: LiveDesk accepted the changes to Ann Smith." in text
-    assert "Succeeded" in text and "Chiang Mai" in text
+    assert "agent (Agent page) changed Name: Ann → Ann Smith; City: (empty) → Chiang Mai" in text
+    assert "Delivered to LiveDesk: 200 in " in text
     edit = ContactEdit.objects.get()
     assert edit.state == ContactEdit.State.SUCCEEDED
     assert edit.source == ContactEdit.Source.AGENT
@@ -269,7 +270,7 @@ def test_resending_a_held_edit_replaces_it_and_the_history_says_where_it_went(
     assert (held.state, held.carried_into) == (ContactEdit.State.SUPERSEDED, resent)
     assert resent.state == ContactEdit.State.SUCCEEDED
     history = page_text(agent_client.get(contact.get_absolute_url()))
-    assert f"Sent within edit #{resent.pk}" in history
+    assert f"Carried into edit #{resent.pk} by agent" in history
 
 
 def test_a_plain_edit_shows_livedesks_values_not_another_agents_unfinished_edit(

@@ -11,7 +11,8 @@ from django.db import connection
 from django.utils import timezone
 
 from contacts import fields, selectors
-from contacts.models import Contact, ContactEdit
+from contacts.models import AuditEvent, Contact, ContactEdit
+from contacts.services import audit
 from contacts.tests.factories import contact_make
 
 pytestmark = pytest.mark.django_db
@@ -242,14 +243,41 @@ def test_prefill_puts_the_edits_values_over_the_mirror():
     assert values["custom_attributes.seats"] == 3
 
 
-def test_contact_history_is_newest_first_and_limited():
-    contact = contact_make(remote_id=1, name="Ann")
-    edits = [
-        edit_make(contact=contact, created_at=timezone.now() - timedelta(minutes=i))
-        for i in range(3)
-    ]
+def events_appended(*about: tuple[int, int]) -> list[AuditEvent]:
+    """One audit event per (contact's LiveDesk id, edit id), appended in this order."""
+    return audit.events_append(
+        audit.Event(audit.EventKind.EDIT_DELIVERED, {}, contact=contact, edit=edit)
+        for contact, edit in about
+    )
 
-    assert selectors.contact_history(contact=contact, limit=2) == edits[:2]
+
+def test_contact_audit_events_are_the_contacts_newest_first_and_limited():
+    ann = contact_make(remote_id=1, name="Ann")
+    events = events_appended((1, 10), (2, 20), (1, 10), (1, 11), (2, 20), (1, 11))
+
+    newest = selectors.contact_audit_events(contact=ann, limit=3)
+
+    assert [event.seq for event in newest] == [events[5].seq, events[3].seq, events[2].seq]
+
+
+def test_edits_audit_events_are_each_edits_in_chain_order_read_in_one_query(
+    django_assert_num_queries,
+):
+    events = events_appended((1, 10), (2, 20), (1, 10), (1, 11), (2, 20))
+
+    with django_assert_num_queries(1):
+        stories = selectors.edits_audit_events(edit_ids=[10, 20, 99])
+
+    assert {edit_id: [event.seq for event in story] for edit_id, story in stories.items()} == {
+        10: [events[0].seq, events[2].seq],
+        20: [events[1].seq, events[4].seq],
+        99: [],
+    }
+
+
+def test_edits_audit_events_of_no_edits_asks_nothing(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert selectors.edits_audit_events(edit_ids=[]) == {}
 
 
 @pytest.fixture
