@@ -157,6 +157,11 @@ class ContactEdit(models.Model):
         ADMIN_ACTION = "admin_action", _("Admin action")
         # A change made outside this app (LiveDesk's dashboard, a bot...), seen here: never sent.
         LIVEDESK = "livedesk", _("LiveDesk")
+        # One contact's part of a batch (see EditBatch), and the revert of one edit.
+        BULK = "bulk", _("Bulk edit")
+        IMPORT = "import", _("Import")
+        UNDO = "undo", _("Undo of a batch")
+        REVERT = "revert", _("Revert")
 
     class SeenVia(models.TextChoices):
         WEBHOOK = "webhook", _("LiveDesk's webhook")
@@ -244,6 +249,24 @@ class ContactEdit(models.Model):
         related_name="carried_edits",
         verbose_name=_("carried into"),
     )
+    # The batch this edit is one contact's part of (bulk edit, import, undo), delivered by the
+    # worker at the batch rate; and the edit whose values this one restores.
+    batch = models.ForeignKey(
+        "EditBatch",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="edits",
+        verbose_name=_("batch"),
+    )
+    reverts = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reverted_by",
+        verbose_name=_("reverts"),
+    )
 
     objects = ContactEditQuerySet.as_manager()
 
@@ -257,6 +280,7 @@ class ContactEdit(models.Model):
             models.Index(fields=["state", "next_attempt_at"], name="edit_state_next_idx"),
             models.Index(fields=["state", "-created_at", "-id"], name="edit_state_created_idx"),
             models.Index(fields=["editor", "-created_at"], name="edit_editor_created_idx"),
+            models.Index(fields=["batch", "state"], name="edit_batch_state_idx"),
         ]
 
     def __str__(self) -> str:
@@ -311,6 +335,74 @@ class ContactEdit(models.Model):
     @property
     def changed_fields(self) -> list[str]:
         return [change["field"] for change in self.changes]
+
+
+class EditBatch(models.Model):
+    """Many contacts changed at once: a bulk edit, an import, or the undo of another batch.
+
+    A batch is first a draft (its preview: nothing recorded or sent), then, confirmed, one
+    ordinary outbox edit per contact it changes (`ContactEdit.batch`), delivered by the worker
+    at `LIVEDESK_BULK_RATE` through the same push as any edit. Its progress is counted from
+    those edits' states.
+    """
+
+    class Kind(models.TextChoices):
+        BULK_EDIT = "bulk_edit", _("Bulk edit")
+        IMPORT = "import", _("Import")
+        UNDO = "undo", _("Undo")
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Preview: not confirmed")
+        CONFIRMED = "confirmed", _("Confirmed")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.DRAFT)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="edit_batches",
+        verbose_name=_("created by"),
+    )
+    created_by_username = models.CharField(_("created by (username)"), max_length=150)
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    # What it does, in the agent's words ("Company = Acme; clear City"), and as data: the
+    # operations of a bulk edit, the file of an import.
+    description = models.CharField(_("description"), max_length=500, blank=True)
+    operations = models.JSONField(_("operations"), default=list, blank=True)
+    # Which contacts: the list's search and filters ("all matching"), or the ids ticked.
+    selection = models.JSONField(_("selection"), default=dict, blank=True)
+    # An import's validated rows (contact id and values to set), kept from preview to confirm.
+    rows = models.JSONField(_("rows"), default=list, blank=True)
+    undoes = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="undone_by",
+        verbose_name=_("undoes"),
+    )
+    selected_count = models.PositiveIntegerField(_("contacts selected"), default=0)
+    changed_count = models.PositiveIntegerField(_("contacts changed"), default=0)
+    unchanged_count = models.PositiveIntegerField(_("already so"), default=0)
+    # Keys left alone because someone changed them since (an undo), the first ones listed.
+    conflict_count = models.PositiveIntegerField(_("conflicts"), default=0)
+    conflicts = models.JSONField(_("conflicts listed"), default=list, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("batch")
+        verbose_name_plural = _("batches")
+        permissions = [
+            ("change_in_bulk", _("Can change contacts in bulk, undo batches and import")),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_kind_display()}: {self.description}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("contacts:batch", args=[self.pk])
 
 
 class CustomAttributeDefinition(models.Model):

@@ -169,6 +169,10 @@ LIVEDESK_SYNC_INTERVAL_SECONDS = env.int("LIVEDESK_SYNC_INTERVAL_SECONDS", defau
 # The worker verifies the audit log's hash chain this often (0: never by itself; `manage.py
 # schedule_sync` starts the chain, `manage.py verify_audit` verifies at once).
 LIVEDESK_AUDIT_VERIFY_SECONDS = env.int("LIVEDESK_AUDIT_VERIFY_SECONDS", default=60 * 60)
+# A batch's edits (bulk edit, import, undo) reach LiveDesk at most this many calls a second
+# (a push is two calls: the read before it and the PATCH), one contact at a time, and slower
+# after a 429 with Retry-After.
+LIVEDESK_BULK_RATE = env.float("LIVEDESK_BULK_RATE", default=5.0)
 # LiveDesk's webhook, POST /webhooks/livedesk/: a delivery is accepted with a valid
 # X-Chatwoot-Signature (HMAC-SHA256 of "<timestamp>.<body>" with this secret) or with
 # ?token=<this secret> in the URL. Empty (the default, DEBUG or not): webhooks are off and the
