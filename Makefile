@@ -7,7 +7,7 @@ PORT ?= 8000
 SANDBOX_PORT ?= 8765
 SEED ?= 300
 
-.PHONY: run test lint format sandbox worker sync push-pending bench-sync bench-admin bench-faults bench-concurrency bench-push bench-weight messages clean
+.PHONY: run test lint format sandbox worker sync push-pending bench-sync bench-admin bench-faults bench-concurrency bench-push bench-audit bench-weight messages clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ bench-faults: $(VENV)/.runtime
 # 127.0.0.1:5432 (BENCH_DATABASE_URL names another server).
 bench-push: $(VENV)/.runtime
 	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) scripts/bench_push.py
+
+# The audit log at 1,000,000 events: verify beside a bare script, recording beside today's push,
+# the history pages before and after; SQLite, then PostgreSQL when one answers (as bench-push).
+bench-audit: $(VENV)/.runtime
+	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) scripts/bench_audit.py
 
 # Bytes of the agent pages: HTML and the static files each makes a browser fetch, raw and gzip.
 bench-weight: $(VENV)/.runtime
