@@ -15,7 +15,7 @@ from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from contacts import services
-from contacts.admin.csv_export import contacts_csv_lines
+from contacts.exports import contacts_csv_lines
 from contacts.models import Contact, ContactEdit
 from contacts.services import EditOutcome, Refreshed
 

@@ -14,6 +14,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.forms.boundfield import BoundField
 from django.template.loader import render_to_string
+from django.utils.functional import cached_property
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -135,7 +136,6 @@ class ContactEditForm(forms.Form):
             ],
             defined_keys=frozenset(defined),
         )
-        self.helper = self._helper()
 
     # Opening
 
@@ -195,7 +195,10 @@ class ContactEditForm(forms.Form):
         sections[Section.CUSTOM.value] = [names[i : i + 2] for i in range(0, len(names), 2)]
         return sections
 
-    def _helper(self) -> FormHelper:
+    @cached_property
+    def helper(self) -> FormHelper:
+        """The crispy layout, built when the form is rendered (an import checks many rows
+        with forms it never renders)."""
         helper = FormHelper()
         helper.form_tag = False
         helper.disable_csrf = True
