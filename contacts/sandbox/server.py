@@ -12,6 +12,7 @@ import binascii
 import hmac
 import random
 import threading
+import time
 from http.server import ThreadingHTTPServer
 from typing import Any
 
@@ -132,7 +133,9 @@ class SandboxServer:
 
     def record(self, method: str, path: str, query: dict, body: Any) -> None:
         with self._lock:
-            self.requests.append({"method": method, "path": path, "query": query, "body": body})
+            self.requests.append(
+                {"method": method, "path": path, "query": query, "body": body, "at": time.time()}
+            )
             del self.requests[:-RECORDED_REQUESTS]
 
     def recorded(self) -> list[dict]:

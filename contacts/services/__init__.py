@@ -8,10 +8,17 @@
   (`contact_row`: the contact's row as a push leaves it).
 - `sweep`: the worker's periodic sweep of the outbox, the backstop of every push
   (`periodic`: exactly one run of a periodic task waiting, for it and the scheduled sync).
+- `batch_delivery`: a confirmed batch's edits pushed by the worker at the batch rate.
 
 The names below are the package's public API for pages, the admin and commands.
 """
 
+from contacts.services.batch_delivery import (
+    DeliveryRun,
+    batch_delivery_run,
+    batch_delivery_start,
+    batch_delivery_task,
+)
 from contacts.services.deliver import edit_deliver, edit_retry
 from contacts.services.edits import (
     EditConflict,
@@ -50,6 +57,7 @@ from contacts.services.sync import (
 
 __all__ = [
     "ORPHANED_PENDING_AFTER",
+    "DeliveryRun",
     "EditConflict",
     "EditInFlight",
     "EditOutcome",
@@ -62,6 +70,9 @@ __all__ = [
     "Refreshed",
     "SyncInterrupted",
     "SyncSummary",
+    "batch_delivery_run",
+    "batch_delivery_start",
+    "batch_delivery_task",
     "contact_edit_record",
     "contact_edit_submit",
     "contact_refresh",

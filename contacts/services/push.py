@@ -372,9 +372,10 @@ def _push_failed(
         answers = [_read_answer(read)] if read is not None else []
         contact_row_write(contact, edit=edit, left=left, answers=answers, gone_at=gone_at)
         if next_attempt_at is not None:
-            transaction.on_commit(
-                lambda: retry_schedule(edit_id=edit.pk, run_after=next_attempt_at)
-            )
+            if edit.batch_id is None:
+                transaction.on_commit(
+                    lambda: retry_schedule(edit_id=edit.pk, run_after=next_attempt_at)
+                )
         else:
             # It now waits for the agent: the edits queued behind it go on.
             _next_queued_due(contact)
@@ -405,7 +406,8 @@ def _next_attempt_at(*, edit: ContactEdit, error: LiveDeskError, now: datetime) 
 
 def _next_queued_due(contact: Contact) -> None:
     """Make the contact's next queued edit due now, if it is pending, and ask the worker for it
-    once this transaction commits (inside the caller's, the contact locked)."""
+    once this transaction commits (inside the caller's, the contact locked). A batch's edit is
+    left to the batch's delivery, which sends it at the batch rate (see batch_delivery)."""
     if not contact.has_unfinished_edits:
         return
     following = queued_edits(contact).first()
@@ -413,6 +415,8 @@ def _next_queued_due(contact: Contact) -> None:
         return
     if following.state == State.PENDING and following.next_attempt_at > timezone.now():
         following.transition(next_attempt_at=timezone.now())
+    if following.batch_id is not None:
+        return
     run_after = following.next_attempt_at
     transaction.on_commit(lambda: retry_schedule(edit_id=following.pk, run_after=run_after))
 
@@ -427,11 +431,13 @@ def retry_schedule(*, edit_id: int, run_after: datetime) -> None:
 
 def edits_due(*, now: datetime) -> QuerySet[ContactEdit]:
     """Edits the worker should push now: pending or failed transiently, their time come, and
-    not in flight (or their lease run out: the process pushing them was killed)."""
+    not in flight (or their lease run out: the process pushing them was killed). A batch's
+    edits are not among them: its delivery sends them at the batch rate (see batch_delivery)."""
     return ContactEdit.objects.filter(
         Q(state=State.PENDING) | Q(state=State.FAILED, failure_kind=FailureKind.TRANSIENT),
         Q(in_flight_until__isnull=True) | Q(in_flight_until__lte=now),
         next_attempt_at__lte=now,
+        batch__isnull=True,
     )
 
 

@@ -4,7 +4,8 @@ Nothing is enqueued for the happy path's backstops (an edit whose own request ne
 a push whose process died mid-call and left its lease to run out): the sweep finds them. It
 runs every `LIVEDESK_PUSH_SWEEP_SECONDS` as a chain of tasks, each scheduling the next before it
 sweeps (like the scheduled sync); `manage.py push_pending` and each scheduled sync start the
-chain again if it was ever broken.
+chain again if it was ever broken. Batches' edits are not the sweep's: each sweep asks their
+delivery to run if some are queued (see batch_delivery), its backstop after a worker restart.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.utils import timezone
 from django_tasks import task
 
 from contacts.livedesk import LiveDeskClient
+from contacts.services.batch_delivery import batch_delivery_start
 from contacts.services.periodic import periodic_task_schedule
 from contacts.services.push import Push, edit_push, edits_due
 
@@ -82,7 +84,8 @@ def edits_sweep_chain_start() -> None:
 def edits_sweep_task() -> str:
     """The worker's sweep of the outbox, every `LIVEDESK_PUSH_SWEEP_SECONDS`: the next one is
     scheduled first, so that a sweep that breaks, or a worker killed mid-sweep, does not end
-    the chain."""
+    the chain; a batch delivery killed midway starts again."""
     edits_sweep_chain_start()
+    batch_delivery_start()
     summary = edits_push_due()
     return f"{summary.attempted} pushed: {summary.succeeded} delivered, {summary.failed} failed"

@@ -18,6 +18,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from contacts import services
 from contacts.audit_chain import (
@@ -29,7 +30,7 @@ from contacts.audit_chain import (
 )
 from contacts.fields import contact_values
 from contacts.forms import ContactEditForm
-from contacts.models import AuditEvent, Contact, ContactEdit
+from contacts.models import AuditEvent, Contact, ContactEdit, EditBatch
 from contacts.services import EditSubmission
 from contacts.services.audit import Event, events_append
 
@@ -186,6 +187,39 @@ def retries_enqueued() -> list:
     """Tasks enqueued: retries (a new edit and a push's lease enqueue none, the periodic sweep
     is their backstop)."""
     return list(django_tasks.default_task_backend.results)
+
+
+def batch_edits_make(
+    *, by, changes: dict[Contact, dict[str, Any]], kind: str = EditBatch.Kind.BULK_EDIT
+) -> tuple[EditBatch, list[ContactEdit]]:
+    """A confirmed batch and its edits, one per contact, as batch_confirm leaves them: pending,
+    due at once, for the batch's delivery (recorded by contact_edit_record, then tied to it)."""
+    now = timezone.now()
+    batch = EditBatch.objects.create(
+        kind=kind,
+        state=EditBatch.State.CONFIRMED,
+        created_by=by,
+        created_by_username=by.get_username(),
+        confirmed_at=now,
+        changed_count=len(changes),
+    )
+    edits = []
+    for contact, values in changes.items():
+        opened = contact_values(contact)
+        edit = services.contact_edit_record(
+            contact=contact,
+            editor=by,
+            values={**opened, **values},
+            base_values=opened,
+            base_version=contact.version,
+            source=ContactEdit.Source.BULK,
+        )
+        assert edit is not None
+        # The batch is not a transition field: set on the row as batch_confirm inserts it.
+        ContactEdit._base_manager.filter(pk=edit.pk).update(batch=batch, next_attempt_at=now)
+        edit.refresh_from_db()
+        edits.append(edit)
+    return batch, edits
 
 
 def edit_form_data(form, **changes: Any) -> dict[str, Any]:

@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -25,10 +26,14 @@ from contacts.tests.factories import (
 
 def test_requests_endpoint_records_api_calls_without_credentials(server, store):
     contact = sandbox_contact_make(store)
+    before = time.time()
     sandbox_patch(server, contact, {"name": "New"}, "?include_contact_inboxes=true")
     sandbox_call(server, "GET", f"{CONTACTS_PATH}?q=new&labels[]=a&labels[]=b", auth=False)
     status, _, recorded = sandbox_call(server, "GET", "/_sandbox/requests", auth=False)
     assert status == 200
+    # Each call with when it arrived (seconds since the epoch), in order.
+    arrivals = [request.pop("at") for request in recorded]
+    assert before <= arrivals[0] <= arrivals[1] <= time.time()
     assert recorded == [
         {
             "method": "PATCH",
