@@ -7,7 +7,7 @@ PORT ?= 8000
 SANDBOX_PORT ?= 8765
 SEED ?= 300
 
-.PHONY: run test lint format sandbox worker sync push-pending bench-sync bench-admin bench-faults bench-concurrency bench-push bench-audit bench-weight messages clean
+.PHONY: run test lint format sandbox worker sync push-pending bench-sync bench-admin bench-faults bench-concurrency bench-push bench-audit bench-batch bench-weight messages clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,11 @@ bench-push: $(VENV)/.runtime
 # the history pages before and after; SQLite, then PostgreSQL when one answers (as bench-push).
 bench-audit: $(VENV)/.runtime
 	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) scripts/bench_audit.py
+
+# Recording a 10,000-contact batch beside a bare bulk insert of the same edits, and its memory at
+# 1,000 and 10,000 contacts: SQLite, then PostgreSQL when one answers on 127.0.0.1:5432.
+bench-batch: $(VENV)/.runtime
+	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) scripts/bench_batch.py
 
 # Bytes of the agent pages: HTML and the static files each makes a browser fetch, raw and gzip.
 bench-weight: $(VENV)/.runtime

@@ -91,6 +91,10 @@ def _recorded(event: AuditEvent, data: dict[str, Any]) -> str:
         sentence += " " + gettext("(carries the values of edit %(numbers)s)") % {
             "numbers": ", ".join(f"#{number}" for number in carried)
         }
+    if data.get("batch"):
+        sentence += " " + gettext("(part of batch #%(number)s)") % {"number": data["batch"]}
+    if data.get("reverts"):
+        sentence += " " + gettext("(reverts edit #%(number)s)") % {"number": data["reverts"]}
     return sentence
 
 
@@ -176,6 +180,30 @@ def _outside_change(event: AuditEvent, data: dict[str, Any]) -> str:
     }
 
 
+def _batch_confirmed(event: AuditEvent, data: dict[str, Any]) -> str:
+    words = {
+        "number": data.get("batch"),
+        "who": event.actor,
+        "what": data.get("description", ""),
+        "changed": data.get("changed", 0),
+        "unchanged": data.get("unchanged", 0),
+    }
+    sentence = (
+        gettext(
+            "Batch #%(number)s confirmed by %(who)s: %(what)s; %(changed)s contacts to change, "
+            "%(unchanged)s already so"
+        )
+        % words
+    )
+    if data.get("undoes"):
+        sentence += " " + gettext("(undoes batch #%(number)s)") % {"number": data["undoes"]}
+    if data.get("conflicts"):
+        sentence += " " + gettext("(%(count)s keys changed since, left alone)") % {
+            "count": data["conflicts"]
+        }
+    return sentence
+
+
 def _definition_saved(event: AuditEvent, data: dict[str, Any]) -> str:
     words = {"key": data.get("key", ""), "who": event.actor or gettext("the app")}
     if data.get("created"):
@@ -207,6 +235,7 @@ SENTENCES: dict[str, Callable[[AuditEvent, dict[str, Any]], str]] = {
     "edit.discarded": _discarded,
     "edit.superseded": _superseded,
     "contact.outside_change": _outside_change,
+    "batch.confirmed": _batch_confirmed,
     "definition.saved": _definition_saved,
     "definition.deleted": _definition_deleted,
 }

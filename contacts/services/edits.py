@@ -102,6 +102,7 @@ def contact_edit_submit(
     opened_values: Values | None = None,
     replaces: ContactEdit | None = None,
     source: str = ContactEdit.Source.AGENT,
+    reverts: ContactEdit | None = None,
 ) -> EditSubmission:
     """Record an edit in the outbox, commit it, then deliver it within the agent's wait."""
     try:
@@ -114,6 +115,7 @@ def contact_edit_submit(
             opened_values=opened_values,
             replaces=replaces,
             source=source,
+            reverts=reverts,
             leased=True,
         )
     except EditConflict as conflict:
@@ -214,6 +216,7 @@ def contact_edit_record(
     source: str,
     opened_values: Values | None = None,
     replaces: ContactEdit | None = None,
+    reverts: ContactEdit | None = None,
     leased: bool = False,
 ) -> ContactEdit | None:
     """Write the edit as `pending` (the outbox) in one transaction; None when nothing changed.
@@ -222,7 +225,8 @@ def contact_edit_record(
 
     `base_values` are the mirror's values when the form was opened, `opened_values` what the
     form showed (the values of `replaces`, an unfinished edit reopened to be resent, which this
-    edit then replaces); `values` what the agent saved.
+    edit then replaces); `values` what the agent saved. `reverts`: the edit whose values this
+    one puts back (see edit_revert).
     Raises EditConflict when someone else changed one of the same fields since, to a value the
     agent was not shown.
     """
@@ -273,6 +277,7 @@ def contact_edit_record(
             editor=editor,
             editor_username=editor.get_username(),
             source=source,
+            reverts=reverts,
             base_version=base_version,
             changes=changes_rows(
                 changes,
