@@ -7,7 +7,7 @@ PORT ?= 8000
 SANDBOX_PORT ?= 8765
 SEED ?= 300
 
-.PHONY: run test lint format sandbox worker sync push-pending bench-sync bench-admin bench-faults bench-concurrency bench-push bench-audit bench-batch bench-weight messages clean
+.PHONY: run test lint format sandbox worker sync push-pending bench-sync bench-admin bench-faults bench-concurrency bench-push bench-audit bench-batch bench-batch-delivery bench-weight messages clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ bench-audit: $(VENV)/.runtime
 # 1,000 and 10,000 contacts: SQLite, then PostgreSQL when one answers on 127.0.0.1:5432.
 bench-batch: $(VENV)/.runtime
 	BENCH_DATABASE_URL="$(BENCH_DATABASE_URL)" $(PY) scripts/bench_batch.py
+
+# A batch's delivery against the sandbox: the calls a second LiveDesk saw beside the configured
+# rate, and what a 429 with Retry-After cost; SQLite then PostgreSQL.
+bench-batch-delivery: $(VENV)/.runtime
+	$(PY) scripts/bench_batch_delivery.py
 
 # Bytes of the agent pages: HTML and the static files each makes a browser fetch, raw and gzip.
 bench-weight: $(VENV)/.runtime

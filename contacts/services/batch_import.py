@@ -33,6 +33,7 @@ from contacts.fields import CUSTOM_PREFIX, Kind, field_label, fields_by_key, val
 from contacts.forms import ContactEditForm
 from contacts.forms.contact_edit import CUSTOM_FIELD_PREFIX
 from contacts.models import Contact, CustomAttributeDefinition, EditBatch
+from contacts.services.batches import batch_draft_rows
 from contacts.services.spreadsheets import (
     Cell,
     Formula,
@@ -175,19 +176,14 @@ def batch_draft_import(*, by: AbstractBaseUser, upload: UploadedFile) -> ImportR
 
 
 def _draft_batch(*, by: AbstractBaseUser, preview: ImportPreview) -> EditBatch:
-    # Stands for services.batches.batch_draft_rows(by=by, kind=EditBatch.Kind.IMPORT,
-    # description=preview.description, rows=preview.batch_rows, selection=preview.selection())
-    # until that lands: the same draft, counted against the mirror only. Only rows that change
-    # their contact are its rows; those already so are counted in its selection.
-    return EditBatch.objects.create(
+    """The draft of the rows that change their contact (those already so are counted in its
+    selection), counted against the mirror and the values on their way."""
+    return batch_draft_rows(
+        by=by,
         kind=EditBatch.Kind.IMPORT,
-        created_by=by,
-        created_by_username=by.get_username(),
         description=preview.description,
         rows=preview.batch_rows,
         selection=preview.selection(),
-        selected_count=len(preview.rows),
-        changed_count=len(preview.rows),
     )
 
 
