@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.contrib import messages
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from contacts.forms import ContactEditForm
 from contacts.models import Contact, ContactEdit
@@ -28,6 +28,10 @@ MESSAGE_LEVELS = {
     EditOutcome.REJECTED: messages.ERROR,
     EditOutcome.FAILED: messages.ERROR,
 }
+# The revert of an edit whose values never reached LiveDesk (services.EditNotRevertable).
+NOT_REVERTABLE = gettext_lazy(
+    "Only an edit that reached LiveDesk can be reverted: nothing was sent."
+)
 # After these the page is done with the form: it redirects and says what happened.
 FINISHED = frozenset({EditOutcome.SAVED, EditOutcome.NO_CHANGE, EditOutcome.QUEUED})
 
@@ -155,3 +159,32 @@ def outcome_message(submission: EditSubmission) -> str:
         "LiveDesk did not accept the edit: %(error)s The edit is kept on the contact's page: "
         "retry it, edit and resend it, or discard it."
     ) % {"error": edit.error_message}
+
+
+def revert_message(submission: EditSubmission) -> tuple[int, str]:
+    """The level and words for the revert of one edit (see services.edit_revert): what was put
+    back, and which fields were left alone because someone changed them since."""
+    kept = ", ".join(conflict.label for conflict in submission.conflicts)
+    if submission.outcome in (EditOutcome.NO_CHANGE, EditOutcome.CONFLICT) and kept:
+        return messages.WARNING, gettext(
+            "Nothing was reverted: the fields this edit changed were changed again since, so "
+            "they were left as they are (%(fields)s)."
+        ) % {"fields": kept}
+    if submission.outcome == EditOutcome.NO_CHANGE:
+        return messages.INFO, gettext(
+            "Nothing to revert: the contact already has the values this edit replaced."
+        )
+    if submission.outcome == EditOutcome.REJECTED:
+        return messages.ERROR, gettext(
+            "LiveDesk rejected the revert, so nothing was changed there: %(error)s"
+        ) % {"error": submission.edit.error_message}
+    if submission.outcome == EditOutcome.SAVED:
+        sentence = gettext("Reverted: LiveDesk has the values this edit replaced again.")
+    else:
+        sentence = outcome_message(submission)
+    if kept:
+        sentence += " " + gettext(
+            "Left as they are, changed again since this edit: %(fields)s."
+        ) % {"fields": kept}
+    level = MESSAGE_LEVELS.get(submission.outcome, messages.INFO)
+    return (messages.WARNING if kept and level == messages.SUCCESS else level), sentence

@@ -1,14 +1,28 @@
 from django.urls import path
 
-from contacts import views
+from contacts import batch_views, views
 
 app_name = "contacts"
 
 urlpatterns = [
     path("", views.contact_list, name="list"),
+    path("export.csv", batch_views.contacts_export, name="export"),
+    path("bulk-edit/", batch_views.bulk_edit, name="bulk_edit"),
+    path("import/", batch_views.batch_import, name="import"),
+    path("batches/", batch_views.batch_list, name="batches"),
+    path("batches/<int:batch_id>/", batch_views.batch_detail, name="batch"),
+    path(
+        "batches/<int:batch_id>/progress.json",
+        batch_views.batch_progress,
+        name="batch_progress",
+    ),
+    path("batches/<int:batch_id>/preview/", batch_views.batch_preview, name="batch_preview"),
+    path("batches/<int:batch_id>/confirm/", batch_views.batch_confirm, name="batch_confirm"),
+    path("batches/<int:batch_id>/undo/", batch_views.batch_undo, name="batch_undo"),
     path("history/", views.edit_history, name="history"),
     path("edits/<int:edit_id>/retry/", views.edit_retry, name="edit_retry"),
     path("edits/<int:edit_id>/discard/", views.edit_discard, name="edit_discard"),
+    path("edits/<int:edit_id>/revert/", batch_views.edit_revert, name="edit_revert"),
     path("<int:remote_id>/", views.contact_detail, name="detail"),
     path("<int:remote_id>/edit/", views.contact_edit, name="edit"),
     path("<int:remote_id>/audit.jsonl", views.audit_download, name="audit_download"),

@@ -6,15 +6,18 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponseRedirect, StreamingHttpResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from contacts import services
+from contacts.admin.filters import search_term_clean
 from contacts.exports import contacts_csv_lines
 from contacts.models import Contact, ContactEdit
 from contacts.services import EditOutcome, Refreshed
@@ -266,3 +269,39 @@ def export_csv(modeladmin, request, queryset):
     filename = f"contacts-{timezone.localdate():%Y-%m-%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+# The contact changelist's filters (their query parameters) as the agent list names them.
+AGENT_LIST_FILTERS = {
+    "availability_status__exact": "availability",
+    "country": "country",
+    "push_state__exact": "push_state",
+    "gone": "gone",
+}
+
+
+def agent_list_params(changelist_query) -> list[tuple[str, str]]:
+    """The changelist's search and filters as the agent list's query: the same contacts."""
+    params: list[tuple[str, str]] = []
+    term = search_term_clean(changelist_query.get("q", ""))
+    if term:
+        params.append(("q", term))
+    blocked = changelist_query.get("blocked__exact")
+    if blocked in ("1", "0"):
+        params.append(("blocked", "yes" if blocked == "1" else "no"))
+    for name, agent_name in AGENT_LIST_FILTERS.items():
+        if changelist_query.get(name):
+            params.append((agent_name, changelist_query[name]))
+    return params
+
+
+@admin.action(description=_("Bulk edit"), permissions=["change_in_bulk"])
+def bulk_edit(modeladmin, request, queryset):
+    """To the agent's bulk edit page with the selection: the contacts ticked, or, when "select
+    all" chose every contact matching, the changelist's search and filters."""
+    if request.POST.get("select_across") == "1":
+        params = [*agent_list_params(request.GET), ("all", "1")]
+    else:
+        remote_ids = queryset.order_by("remote_id").values_list("remote_id", flat=True)
+        params = [("contact", str(remote_id)) for remote_id in remote_ids]
+    return HttpResponseRedirect(f"{reverse('contacts:bulk_edit')}?{urlencode(params)}")

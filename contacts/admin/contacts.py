@@ -75,6 +75,7 @@ class ContactAdmin(admin.ModelAdmin):
         actions.retry_failed_pushes,
         actions.block_contacts,
         actions.unblock_contacts,
+        actions.bulk_edit,
         actions.export_csv,
     )
     readonly_fields = tuple(field.name for field in Contact._meta.fields if field.name != "id")
@@ -94,6 +95,10 @@ class ContactAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def has_change_in_bulk_permission(self, request) -> bool:
+        """May change contacts in bulk (the "Bulk edit" action)."""
+        return request.user.has_perms(["contacts.view_contact", "contacts.change_in_bulk"])
 
     def get_actions(self, request):
         found = super().get_actions(request)

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import reverse
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from contacts import selectors
+from contacts import selectors, services
 from contacts.admin.filters import EditorListFilter, search_term_clean
 from contacts.admin.html import audit_events_html, changes_html, json_html
 from contacts.admin.paginators import EditHistoryPaginator
 from contacts.audit_story import story_lines
+from contacts.edit_flow import NOT_REVERTABLE, revert_message
 from contacts.fields import field_label
 from contacts.models import Contact, ContactEdit
 
@@ -91,6 +96,42 @@ class ContactEditAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def has_revert_permission(self, request) -> bool:
+        """May revert an edit: put back the values it replaced, as a new edit."""
+        return request.user.has_perm("contacts.change_contact")
+
+    def get_urls(self):
+        revert = path(
+            "<path:object_id>/revert/",
+            self.admin_site.admin_view(self.revert_view),
+            name="contacts_contactedit_revert",
+        )
+        return [revert, *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        edit = self.get_object(request, unquote(object_id))
+        can_revert = (
+            edit is not None
+            and edit.state == ContactEdit.State.SUCCEEDED
+            and self.has_revert_permission(request)
+        )
+        extra_context = {"can_revert": can_revert, **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def revert_view(self, request, object_id):
+        """Revert one edit (POST): a new edit through the edit service, as on the agent page."""
+        if request.method != "POST" or not self.has_revert_permission(request):
+            raise PermissionDenied
+        edit = get_object_or_404(ContactEdit.objects.select_related("contact"), pk=object_id)
+        try:
+            submission = services.edit_revert(edit=edit, by=request.user)
+        except services.EditNotRevertable:
+            self.message_user(request, NOT_REVERTABLE)
+        else:
+            level, message = revert_message(submission)
+            self.message_user(request, message, level)
+        return HttpResponseRedirect(reverse("admin:contacts_contactedit_change", args=[edit.pk]))
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term_clean(search_term)

@@ -28,8 +28,13 @@ register = template.Library()
 # A LiveDesk id no contact has, put in the detail URL once and replaced by each row's.
 _ID_MARK = "9081726354453627189"
 EMPTY = "—"
-# The list's columns: the "No contacts match." row spans them all.
+# The list's columns: the "No contacts match." row spans them all (and the ticks' column).
 COLUMNS = 7
+# A row's tick for a bulk edit, in the page's selection form (its inputs are outside it).
+_TICK = (
+    '<td class="tick-cell"><input class="form-check-input" type="checkbox" name="contact" '
+    'value="{}" form="bulk-selection" aria-label="{}"></td>\n'
+)
 
 _ROW = (
     '<tr>\n<td class="text-truncate-cell"><a class="fw-medium" href="{}">{}</a></td>\n'
@@ -56,6 +61,7 @@ class _PageLabels:
         self.gone = format_html(
             '<span class="badge text-bg-warning">{}</span>', gettext("Gone from LiveDesk")
         )
+        self.select = gettext("Select %(contact)s")
         self.datetime_format = get_format("DATETIME_FORMAT")
         # "j M Y" of each day shown, formatted once.
         self.days: dict = {}
@@ -114,9 +120,9 @@ def _escaped(value) -> str:
     return value if isinstance(value, SafeData) else html_escape(str(value))
 
 
-def contact_row(contact: Contact, labels: _PageLabels) -> SafeString:
+def contact_row(contact: Contact, labels: _PageLabels, *, selectable: bool = False) -> SafeString:
     code = contact.country_code
-    return _html(
+    row = _html(
         _ROW,
         f"{labels.url_head}{contact.remote_id}{labels.url_tail}",
         str(contact),
@@ -128,17 +134,22 @@ def contact_row(contact: Contact, labels: _PageLabels) -> SafeString:
         _badges(contact, labels),
         _last_activity(contact, labels),
     )
+    if not selectable:
+        return row
+    tick = _html(_TICK, contact.remote_id, labels.select % {"contact": contact})
+    return SafeString(row.replace("<tr>\n", "<tr>\n" + tick, 1))
 
 
 @register.simple_tag
-def contact_list_rows(contacts) -> SafeString:
-    """The table body's rows of `contacts`, or the one row saying none match."""
+def contact_list_rows(contacts, selectable: bool = False) -> SafeString:
+    """The table body's rows of `contacts`, or the one row saying none match. `selectable`
+    rows start with a tick for a bulk edit."""
     labels = _PageLabels()
-    rows = [contact_row(contact, labels) for contact in contacts]
+    rows = [contact_row(contact, labels, selectable=selectable) for contact in contacts]
     if not rows:
         return format_html(
             '<tr><td colspan="{}" class="text-center text-body-secondary py-5">{}</td></tr>',
-            COLUMNS,
+            COLUMNS + 1 if selectable else COLUMNS,
             gettext("No contacts match."),
         )
     return mark_safe("".join(rows))

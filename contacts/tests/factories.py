@@ -422,3 +422,26 @@ def audit_tampered(sql: str, params: list) -> None:
     """Run raw SQL on the audit log with its triggers dropped."""
     with audit_triggers_dropped(), connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+# --- Batches -----------------------------------------------------------------------------------
+
+LEAD_PERMISSIONS = ("view_contact", "change_contact", "view_contactedit", "change_in_bulk")
+
+
+def contacts_synced(sandbox, count: int, *, prefix: str = "C", **fields: Any) -> list[Contact]:
+    """`count` contacts created in the sandbox, then one sync: their mirror rows, in order."""
+    remote_ids = [
+        sandbox.store.create_contact(name=f"{prefix} {number:03d}", **fields)["id"]
+        for number in range(count)
+    ]
+    services.contacts_sync()
+    return list(Contact.objects.filter(remote_id__in=remote_ids).order_by("remote_id"))
+
+
+def batch_delivered(batch) -> list[services.PushResult]:
+    """Each edit of the batch pushed in turn, as the worker's batch delivery does at its rate."""
+    return [
+        services.edit_push(edit_id=edit_id)
+        for edit_id in batch.edits.order_by("pk").values_list("pk", flat=True)
+    ]

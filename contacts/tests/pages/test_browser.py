@@ -3,75 +3,24 @@ server and a LiveDesk sandbox on loopback sockets."""
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from django.test import Client
 from django.utils import translation
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Locator, Page, expect
 
 from contacts.models import Contact, ContactEdit
 from contacts.tests.factories import contact_synced, patch_bodies
+from contacts.tests.pages.conftest import logged_in
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 AGENTS_GROUP = "LiveDesk agents"
 AGENT_PERMISSIONS = ("view_contact", "change_contact", "view_contactedit")
 AGENT_USERNAME = "agent"
 AGENT_PASSWORD = "browser-test-password"
-# Generous for a shared two-core machine; a passing step takes milliseconds.
-EXPECT_TIMEOUT_MS = 10_000
-
-
-# --- Browser ---------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One headless Chromium for the module; ORM calls allowed beside Playwright's event loop."""
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(
-            f"The browser tests need Debian's Chromium at {CHROMIUM}, and it is missing. "
-            "Install it with scripts/ensure-chromium.sh (make test runs it) or "
-            "`sudo apt-get install chromium`."
-        )
-    with pytest.MonkeyPatch.context() as patch:
-        # Playwright's sync API runs an asyncio loop in this thread, which makes Django refuse
-        # ORM calls here (fixtures' set-up and flush included) unless told it is safe.
-        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-            )
-            expect.set_options(timeout=EXPECT_TIMEOUT_MS)
-            yield chromium
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser, live_server) -> Iterator[Page]:
-    """A fresh browser context (no cookies) on the live server, in English."""
-    context = browser.new_context(base_url=live_server.url, locale="en-US")
-    context.set_default_timeout(EXPECT_TIMEOUT_MS)
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 # --- Data --------------------------------------------------------------------------------------
@@ -95,11 +44,7 @@ def agent():
 @pytest.fixture
 def agent_page(page, agent, live_server) -> Page:
     """The page with the agent's session cookie, as if they had just logged in."""
-    client = Client()
-    client.force_login(agent)
-    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": live_server.url}])
-    return page
+    return logged_in(page, agent, live_server)
 
 
 def custom_row(custom: Locator, key: str) -> int:

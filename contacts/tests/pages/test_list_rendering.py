@@ -79,6 +79,33 @@ def test_rows_are_the_templates_html(varied_contacts, language, settings):
     assert HOSTILE not in rendered
 
 
+# A lead's rows (contacts.change_in_bulk) start with a tick in the page's selection form.
+TICK_CELL = (
+    '<td class="tick-cell"><input class="form-check-input" type="checkbox" name="contact" '
+    'value="{{ contact.remote_id }}" form="bulk-selection" '
+    'aria-label="{% blocktranslate %}Select {{ contact }}{% endblocktranslate %}"></td>'
+)
+
+
+@pytest.mark.parametrize("language", ["en", "th"])
+def test_selectable_rows_start_with_a_tick_named_after_the_contact(varied_contacts, language):
+    contacts = list(Contact.objects.order_by("remote_id"))
+    template = Template(
+        TEMPLATE_ROWS.source.replace("  <tr>\n", "  <tr>\n" + TICK_CELL, 1).replace(
+            'colspan="7"', 'colspan="8"'
+        )
+    )
+    with translation.override(language):
+        expected = template.render(Context({"contacts": contacts}))
+        rendered = contact_list_rows(contacts, selectable=True)
+        no_rows = contact_list_rows([], selectable=True)
+
+    assert _squeezed(rendered) == _squeezed(expected)
+    assert rendered.count('name="contact"') == len(contacts)
+    assert HOSTILE not in rendered
+    assert 'colspan="8"' in no_rows
+
+
 def test_no_rows_say_none_match():
     assert _squeezed(contact_list_rows([])) == _squeezed(
         TEMPLATE_ROWS.render(Context({"contacts": []}))
