@@ -62,6 +62,7 @@ cat <<MSG
 
   LiveDesk Contacts Admin is running:  http://127.0.0.1:$PORT/
     agent login:  agent / livedesk-demo      (contact pages)
+    lead login:   lead / livedesk-demo       (also bulk edit, import, undo)
     admin login:  admin / livedesk-demo      (also http://127.0.0.1:$PORT/admin/)
   LiveDesk sandbox: http://127.0.0.1:$SANDBOX_PORT (logs in var/sandbox.log, worker in var/worker.log)
     its changes reach the app through the webhook http://127.0.0.1:$PORT/webhooks/livedesk/

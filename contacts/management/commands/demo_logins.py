@@ -8,7 +8,10 @@ DEMO_PASSWORD = "livedesk-demo"
 
 
 class Command(BaseCommand):
-    help = "Create (or reset) the demo logins: 'agent' in the LiveDesk agents group and 'admin'."
+    help = (
+        "Create (or reset) the demo logins: 'agent' in the LiveDesk agents group, 'lead' in the "
+        "LiveDesk leads group (bulk edit, import, undo) and 'admin'."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--password", default=DEMO_PASSWORD)
@@ -26,8 +29,14 @@ class Command(BaseCommand):
         agent.set_password(password)
         agent.save()
         agent.groups.add(Group.objects.get(name="LiveDesk agents"))
+        lead, _created = User.objects.get_or_create(
+            username="lead", defaults={"first_name": "Demo lead"}
+        )
+        lead.set_password(password)
+        lead.save()
+        lead.groups.add(Group.objects.get(name="LiveDesk leads"))
         admin, _created = User.objects.get_or_create(username="admin")
         admin.is_staff = admin.is_superuser = True
         admin.set_password(password)
         admin.save()
-        self.stdout.write(_("Demo logins ready: agent and admin."))
+        self.stdout.write(_("Demo logins ready: agent, lead and admin."))

@@ -67,13 +67,18 @@ def test_push_pending_leaves_edits_not_yet_due(sandbox, settings):
 # --- demo_logins -------------------------------------------------------------------------------
 
 
-def test_demo_logins_creates_an_agent_and_an_admin(settings):
+def test_demo_logins_creates_an_agent_a_lead_and_an_admin(settings):
     settings.DEBUG = True
 
     run_command("demo_logins")
 
     User = get_user_model()
     agent = User.objects.get(username="agent")
+    lead = User.objects.get(username="lead")
+    assert list(lead.groups.values_list("name", flat=True)) == ["LiveDesk leads"]
+    assert lead.has_perm("contacts.change_in_bulk")
+    assert lead.has_perm("contacts.change_contact")
+    assert not agent.has_perm("contacts.change_in_bulk")
     admin = User.objects.get(username="admin")
     assert list(agent.groups.values_list("name", flat=True)) == ["LiveDesk agents"]
     assert agent.has_perm("contacts.view_contact")
@@ -94,7 +99,7 @@ def test_demo_logins_can_run_twice(settings):
     assert User.objects.filter(username__in=["agent", "admin"]).count() == 2
     assert User.objects.get(username="agent").groups.count() == 1
     assert User.objects.get(username="admin").check_password("another-password")
-    assert "agent and admin" in output
+    assert "agent, lead and admin" in output
 
 
 def test_demo_logins_refuses_the_published_password_when_debug_is_off(settings):
