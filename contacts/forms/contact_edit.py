@@ -295,6 +295,22 @@ class ContactEditForm(forms.Form):
         field = self.fields[name]
         return field.opened_text is not None and same_text(self[name].data, field.opened_text)
 
+    def data_as_opened(self) -> dict[str, Any]:
+        """What a browser posts for this form as opened: every field and custom row unchanged
+        (a starting point to change some fields of, as an import row does)."""
+        data: dict[str, Any] = {}
+        rows = self.custom_rows
+        for bound in [*self, *rows.management_form, *(b for row in rows.forms for b in row)]:
+            if bound.field.disabled:
+                continue
+            value = bound.value()
+            if isinstance(bound.field.widget, forms.CheckboxInput):
+                if value:
+                    data[bound.html_name] = "on"
+            else:
+                data[bound.html_name] = "" if value is None else value
+        return data
+
     def add_livedesk_errors(self, field_errors: dict[str, list[str]]) -> None:
         """Show LiveDesk's 422 messages on the fields they name; others above the form."""
         for livedesk_name, messages in field_errors.items():

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models.functions import Upper
@@ -518,7 +517,7 @@ def _form_posted(
     """The edit form as if opened on the contact and posted with the row's changed cells;
     with the column of each form field (or custom row) set."""
     opened = ContactEditForm(contact=contact, definitions=definitions)
-    data = _opened_form_data(opened)
+    data = opened.data_as_opened()
     rows = opened.custom_rows
     row_of_key = {row.initial.get("key"): index for index, row in enumerate(rows.forms)}
     total_name = rows.management_form["TOTAL_FORMS"].html_name
@@ -546,22 +545,6 @@ def _form_posted(
         else:
             data[f"{rows.prefix}-{index}-remove"] = "on"
     return ContactEditForm(data, contact=contact, definitions=definitions), columns_of
-
-
-def _opened_form_data(form: ContactEditForm) -> dict[str, Any]:
-    """What a browser posts for the form as opened: every field and custom row unchanged."""
-    data: dict[str, Any] = {}
-    rows = form.custom_rows
-    for bound in [*form, *rows.management_form, *(b for row in rows.forms for b in row)]:
-        if bound.field.disabled:
-            continue
-        value = bound.value()
-        if isinstance(bound.field.widget, forms.CheckboxInput):
-            if value:
-                data[bound.html_name] = "on"
-        else:
-            data[bound.html_name] = "" if value is None else value
-    return data
 
 
 def _form_errors(form: ContactEditForm, columns_of: dict[str, str]) -> list[tuple[str, str]]:

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import django_tasks
-from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.db import connection
@@ -225,17 +224,7 @@ def batch_edits_make(
 def edit_form_data(form, **changes: Any) -> dict[str, Any]:
     """What a browser posts for the edit form as rendered, custom rows included, with some
     fields changed by HTML name: None or False leaves a field out, True ticks it."""
-    data: dict[str, Any] = {}
-    rows = form.custom_rows
-    for bound in [*form, *rows.management_form, *(b for row in rows.forms for b in row)]:
-        if bound.field.disabled:
-            continue
-        value = bound.value()
-        if isinstance(bound.field.widget, forms.CheckboxInput):
-            if value:
-                data[bound.html_name] = "on"
-        else:
-            data[bound.html_name] = "" if value is None else value
+    data = form.data_as_opened()
     for name, value in changes.items():
         if value is None or value is False:
             data.pop(name, None)
