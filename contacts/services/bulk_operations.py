@@ -101,8 +101,10 @@ def _operation_clean(
         boolean = contact_field.kind == Kind.BOOLEAN
         if clearing:
             return replace(operation, value=False if boolean else "")
+        if boolean:
+            return replace(operation, value=_yes_or_no(operation.value))
         value = registry_form_field(contact_field).clean(operation.value)
-        return replace(operation, value=bool(value) if boolean else value)
+        return replace(operation, value=value)
     if not operation.key.startswith(CUSTOM_PREFIX):
         raise ValidationError(
             _("%(key)s is not a field that can be changed."),
@@ -115,7 +117,10 @@ def _operation_clean(
         if clearing:
             return replace(operation, value=None)
         form_field, _text = definition_field(definition, None)
-        value = definition_json(definition, form_field.clean(operation.value))
+        typed = operation.value
+        if definition.attribute_type == CustomAttributeDefinition.AttributeType.CHECKBOX:
+            typed = _yes_or_no(typed)
+        value = definition_json(definition, form_field.clean(typed))
         if value is None:
             raise ValidationError(_("Enter a value, or choose to clear it."), code="required")
         return replace(operation, value=value)
@@ -125,6 +130,23 @@ def _operation_clean(
     if not row.is_valid():
         raise ValidationError([message for messages in row.errors.values() for message in messages])
     return replace(operation, value=None if clearing else row.cleaned_data["value"])
+
+
+YES = frozenset({"true", "yes", "1", "on"})
+NO = frozenset({"false", "no", "0", "off"})
+
+
+def _yes_or_no(value: Any) -> bool:
+    """A yes/no value as typed: a form's checkbox takes any text but "false" and "0" for yes,
+    so "no" would set it; here only the words for yes or no are taken, anything else refused."""
+    if isinstance(value, bool):
+        return value
+    text = str(value if value is not None else "").strip().lower()
+    if text in YES:
+        return True
+    if text in NO:
+        return False
+    raise ValidationError(_("Enter true or false."), code="boolean")
 
 
 def bulk_description(operations: Iterable[BulkOperation]) -> str:

@@ -259,6 +259,24 @@ def test_values_are_normalised_as_the_edit_form_saves_them(definitions):
     ]
 
 
+@pytest.mark.parametrize(
+    ("typed", "blocked"),
+    [("true", True), ("Yes", True), ("1", True), ("false", False), ("no", False), ("0", False)],
+)
+def test_a_yes_or_no_takes_the_words_for_yes_or_no(typed, blocked):
+    (operation,) = services.bulk_operations_validate([set_op("blocked", typed)])
+
+    assert operation.value is blocked
+
+
+def test_a_yes_or_no_refuses_anything_else():
+    """A checkbox form field takes any text but "false" and "0" for yes: "nein" would block."""
+    with pytest.raises(BulkInvalid) as refused:
+        services.bulk_operations_validate([set_op("blocked", "nein")])
+
+    assert refused.value.errors == {0: ["Enter true or false."]}
+
+
 def test_the_same_key_twice_is_refused():
     with pytest.raises(BulkInvalid) as refused:
         services.bulk_operations_validate([set_op(CITY, "A"), set_op(CITY, "B")])
