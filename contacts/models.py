@@ -592,3 +592,48 @@ class AuditCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.checked_at:%Y-%m-%d %H:%M} {'ok' if self.ok else 'BROKEN'}"
+
+
+class SegmentQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "SegmentQuerySet":
+        """The segments `user` may open: their own, and those shared with the team."""
+        return self.filter(models.Q(owner=user) | models.Q(shared=True))
+
+
+class Segment(models.Model):
+    """A saved search of the contact list: its search and filters under a name, kept for its
+    owner alone or shared with the team. Opening it reapplies the query."""
+
+    name = models.CharField(_("name"), max_length=100)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="contact_segments",
+        verbose_name=_("owner"),
+    )
+    shared = models.BooleanField(
+        _("shared with the team"),
+        default=False,
+        help_text=_("Shared segments are listed for every agent; private ones for their owner."),
+    )
+    # The contact list's query string, filters only (no page or cursor), as the list reads it.
+    query = models.CharField(_("search and filters"), max_length=4000, blank=True)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = SegmentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("segment")
+        verbose_name_plural = _("segments")
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="segment_owner_name_unique"),
+        ]
+        indexes = [models.Index(fields=["shared", "name"], name="segment_shared_name_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("contacts:segment_open", args=[self.pk])
