@@ -12,12 +12,12 @@ import base64
 import binascii
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from django.core.exceptions import ValidationError
 from django.db import connections
-from django.db.models import BigIntegerField, F, Model, Q, QuerySet
+from django.db.models import BigIntegerField, F, Field, Model, Q, QuerySet
 from django.db.models.expressions import OrderBy, RawSQL
 from django.db.models.fields.tuple_lookups import TupleGreaterThan, TupleLessThan
 from django.db.models.lookups import GreaterThan, LessThan
@@ -170,6 +170,8 @@ class KeysetSort:
     columns: tuple[str, ...]
     descending: bool = False
     nullable_first: bool = False
+    # Columns the queryset computes (annotations), by name -> the field their values take.
+    computed: dict[str, Field] = field(default_factory=dict)
 
 
 @dataclass
@@ -270,7 +272,9 @@ def _fetch(queryset: QuerySet, sort: KeysetSort, values: list, *, forward: bool,
     return rows
 
 
-def _field(model: type[Model], column: str):
+def _field(model: type[Model], sort: KeysetSort, column: str):
+    if column in sort.computed:
+        return sort.computed[column]
     return model._meta.pk if column == "pk" else model._meta.get_field(column)
 
 
@@ -278,7 +282,8 @@ def cursor_of(model: type[Model], sort: KeysetSort, row: Model) -> str:
     """A URL-safe cursor holding the row's values of the sort columns."""
     values = []
     for column in sort.columns:
-        value = getattr(row, _field(model, column).attname)
+        attname = column if column in sort.computed else _field(model, sort, column).attname
+        value = getattr(row, attname)
         values.append(value.isoformat() if hasattr(value, "isoformat") else value)
     text = json.dumps(values, separators=(",", ":"))
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
@@ -303,7 +308,7 @@ def cursor_values(model: type[Model], sort: KeysetSort, cursor: str) -> list | N
         if not isinstance(value, (str, int)) or isinstance(value, bool):
             return None
         try:
-            values.append(_field(model, column).to_python(value))
+            values.append(_field(model, sort, column).to_python(value))
         except ValidationError:
             return None
     return values

@@ -44,7 +44,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     number = min(selectors.parse_id(request.GET.get("page")) or 1, PAGE_NUMBER_MAX)
     page = keyset_page(
         with_list_count(contacts),
-        sort=selectors.contact_list_sort(filters["sort"]),
+        sort=selectors.contact_list_sort(filters["sort"], q=filters["q"]),
         per_page=PAGE_SIZE,
         after=request.GET.get("after", ""),
         before=request.GET.get("before", ""),

@@ -62,10 +62,10 @@ class ContactAdmin(admin.ModelAdmin):
         GoneListFilter,
     )
     # Documents the search; get_search_results builds the same match so indexes serve it.
-    search_fields = ("^name", "=email", "=phone_number", "=identifier", "^company_name")
+    search_fields = ("name", "email", "phone_number", "identifier", "company_name")
     search_help_text = _(
-        "Name or company starting with the text, or the exact email, phone number, identifier "
-        "or LiveDesk id."
+        "Any part of a name, email, phone number, identifier or company (from 3 characters; "
+        "shorter, their start), or a LiveDesk id."
     )
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER

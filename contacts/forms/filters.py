@@ -62,6 +62,7 @@ class ContactFilterForm(forms.Form):
     """The search, filters and sort order of the contact list (a GET form)."""
 
     SORTS = [
+        ("relevance", _("Best match (when searching)")),
         ("name", _("Name (A-Z)")),
         ("-name", _("Name (Z-A)")),
         ("email", _("Email (A-Z)")),
@@ -125,7 +126,8 @@ class ContactFilterForm(forms.Form):
             "country": data.get("country", ""),
             "push_state": data.get("push_state", ""),
             "gone": as_bool.get(data.get("gone")),
-            "sort": data.get("sort") or "name",
+            # A search lists its best matches first unless another order was asked.
+            "sort": data.get("sort") or ("relevance" if data.get("q") else "name"),
         }
 
 
