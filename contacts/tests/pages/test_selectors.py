@@ -90,9 +90,7 @@ def searchable():
         ("  ann  ", ["Ann Lee"]),
     ],
 )
-def test_search_matches_inside_from_three_characters_and_by_prefix_below(
-    searchable, q, expected
-):
+def test_search_matches_inside_from_three_characters_and_by_prefix_below(searchable, q, expected):
     assert names(selectors.contact_list(q=q)) == expected
 
 
