@@ -13,7 +13,6 @@ table to alter it) drops these triggers: contacts.tests.services.test_search che
 after every migration, so such a migration must create them again (SQLITE_TRIGGERS).
 """
 
-from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
 
 SEARCH_TABLE = "contacts_contact_search"
@@ -55,6 +54,8 @@ SQLITE_TRIGGER_NAMES = (
 def search_indexes_create(apps, schema_editor):
     vendor = schema_editor.connection.vendor
     if vendor == "postgresql":
+        # Left in place when unmigrating: other schemas may use it.
+        schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         for name, expression in POSTGRES_INDEXES.items():
             schema_editor.execute(
                 f"CREATE INDEX IF NOT EXISTS {name} ON contacts_contact USING gin ({expression})"
@@ -84,6 +85,5 @@ class Migration(migrations.Migration):
     dependencies = [("contacts", "0011_segments")]
 
     operations = [
-        TrigramExtension(),
         migrations.RunPython(search_indexes_create, search_indexes_remove),
     ]
