@@ -1,6 +1,6 @@
 from django.urls import path
 
-from contacts import batch_views, views
+from contacts import batch_views, segment_views, views
 
 app_name = "contacts"
 
@@ -19,6 +19,11 @@ urlpatterns = [
     path("batches/<int:batch_id>/preview/", batch_views.batch_preview, name="batch_preview"),
     path("batches/<int:batch_id>/confirm/", batch_views.batch_confirm, name="batch_confirm"),
     path("batches/<int:batch_id>/undo/", batch_views.batch_undo, name="batch_undo"),
+    path("segments/save/", segment_views.segment_save, name="segment_save"),
+    path("segments/<int:segment_id>/", segment_views.segment_open, name="segment_open"),
+    path("segments/<int:segment_id>/count", segment_views.segment_count, name="segment_count"),
+    path("segments/<int:segment_id>/rename/", segment_views.segment_rename, name="segment_rename"),
+    path("segments/<int:segment_id>/delete/", segment_views.segment_delete, name="segment_delete"),
     path("history/", views.edit_history, name="history"),
     path("edits/<int:edit_id>/retry/", views.edit_retry, name="edit_retry"),
     path("edits/<int:edit_id>/discard/", views.edit_discard, name="edit_discard"),

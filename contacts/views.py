@@ -10,7 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from contacts import audit_reads, audit_story, selectors, services
+from contacts import audit_reads, audit_story, segment_selectors, selectors, services
 from contacts.edit_flow import RELOAD_BUTTON, contact_edit_page
 from contacts.fields import Section, section_fields
 from contacts.forms import ContactFilterForm, EditHistoryFilterForm
@@ -53,6 +53,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     if not page.has_previous:
         number = 1
     count = list_count_of(page, contacts)
+    segments = segment_selectors.segments_visible(user=request.user)
     return render(
         request,
         "contacts/contact_list.html",
@@ -65,6 +66,8 @@ def contact_list(request: HttpRequest) -> HttpResponse:
             "page_count": count.pages(PAGE_SIZE),
             "first_row": (number - 1) * PAGE_SIZE + 1,
             "last_row": (number - 1) * PAGE_SIZE + len(page.object_list),
+            "segments": segments,
+            "open_segment": segment_selectors.segment_open(segments, request.GET.get("segment")),
         },
     )
 
