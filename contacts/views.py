@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 
 from contacts import audit_reads, audit_story, segment_selectors, selectors, services
 from contacts.edit_flow import RELOAD_BUTTON, contact_edit_page
@@ -34,6 +35,8 @@ def _can_change(view):
     )
 
 
+# The page and its results alone share a URL: a cache must keep them apart.
+@vary_on_headers("HX-Request")
 @require_GET
 @_can_view
 def contact_list(request: HttpRequest) -> HttpResponse:
@@ -54,10 +57,13 @@ def contact_list(request: HttpRequest) -> HttpResponse:
         number = 1
     count = list_count_of(page, contacts)
     segments = segment_selectors.segments_visible(user=request.user)
+    # The search as you type asks for the results alone; a history restore needs the whole page.
+    results_only = bool(request.htmx) and not request.htmx.history_restore_request
     return render(
         request,
-        "contacts/contact_list.html",
+        "contacts/includes/contact_results.html" if results_only else "contacts/contact_list.html",
         {
+            "results_only": results_only,
             "filter_form": filter_form,
             "page": page,
             "sort": filters["sort"],

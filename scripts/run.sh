@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make run`: migrate, start the seeded sandbox, sync, create the demo logins, start the
-# background worker, then serve the app in the foreground. Safe to run again.
+# `make run`: migrate, start the seeded sandbox, sync, create the demo logins and the custom
+# attribute definitions, start the background worker, then serve the app in the foreground.
+# Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
@@ -46,6 +47,8 @@ $PY -c "import urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:$SANDB
 export LIVEDESK_BASE_URL="${LIVEDESK_BASE_URL:-http://127.0.0.1:$SANDBOX_PORT}"
 $PY manage.py sync_contacts
 $PY manage.py demo_logins
+# Typed definitions of the seed's custom attributes (an existing one is left as it is).
+$PY manage.py demo_definitions
 $PY manage.py push_pending
 $PY manage.py schedule_sync
 

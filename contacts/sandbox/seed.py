@@ -225,6 +225,7 @@ EMAIL_DOMAINS = (
 )
 VIP_LEVELS = ("bronze", "silver", "gold", "platinum")
 PLANS = ("free", "starter", "pro", "enterprise")
+PREFERRED_LANGUAGES = ("th", "en")
 
 
 @dataclass(frozen=True)
@@ -407,5 +408,5 @@ class ContactGenerator:
         if rng.random() < 0.5:
             attributes["vip_level"] = rng.choice(VIP_LEVELS)
         if rng.random() < 0.3:
-            attributes["preferred_language"] = rng.choice(("th", "en"))
+            attributes["preferred_language"] = rng.choice(PREFERRED_LANGUAGES)
         return attributes
