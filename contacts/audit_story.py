@@ -19,7 +19,7 @@ from django.db import models
 from django.utils import formats, timezone
 from django.utils.translation import gettext
 
-from contacts.display import value_words
+from contacts.display import change_words
 from contacts.fields import field_label
 from contacts.models import AuditEvent, ContactEdit, CustomAttributeDefinition
 
@@ -252,8 +252,8 @@ def _changes_words(changes: Any) -> str:
         gettext("%(field)s: %(before)s → %(after)s")
         % {
             "field": field_label(change.get("field", "")),
-            "before": value_words(change.get("before")),
-            "after": value_words(change.get("after")),
+            "before": change_words(change.get("field", ""), change.get("before")),
+            "after": change_words(change.get("field", ""), change.get("after")),
         }
         for change in changes
     )

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
+import phonenumbers
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from contacts.fields import ContactField
+from contacts.fields import ContactField, Kind, fields_by_key
 
 
 def value_text(value: Any) -> str:
@@ -41,6 +43,34 @@ def value_words(value: Any) -> str:
     if isinstance(value, bool):
         return gettext("Yes") if value else gettext("No")
     return value_text(value)
+
+
+def phone_display(value: Any) -> str:
+    """A stored phone number as people read it, "+66 81 234 5678"; one that is not a valid
+    E.164 number (written elsewhere, or before the form checked them) shown as stored."""
+    text = value_text(value)
+    return _phone_formatted(text) if text.startswith("+") else text
+
+
+@lru_cache(maxsize=4096)
+def _phone_formatted(text: str) -> str:
+    # Parsing costs about 30 µs: the numbers of the pages last shown are formatted once.
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return text
+    if not phonenumbers.is_valid_number(number):
+        return text
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def change_words(key: str, value: Any) -> str:
+    """One before or after value of a change to the field `key`, in words (value_words), a phone
+    number formatted."""
+    field = fields_by_key().get(key)
+    if field is not None and field.kind == Kind.PHONE and not is_blank(value):
+        return phone_display(value)
+    return value_words(value)
 
 
 def export_text(value: Any) -> str:

@@ -126,7 +126,7 @@ FIELDS: tuple[ContactField, ...] = (
         _("Phone number"),
         kind=Kind.PHONE,
         max_length=64,
-        help_text=_("With its country code, for example +66 81 234 5678."),
+        help_text=_("For example 081 234 5678, or +66 81 234 5678 with its country code."),
         export_as="phone",
     ),
     _core("identifier", _("Identifier"), help_text=_("Your system's id for this contact.")),

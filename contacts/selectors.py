@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+import phonenumbers
+from django.conf import settings
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -165,11 +167,11 @@ def contact_search(q: str) -> Q:
         for column in PREFIX_SEARCHED:
             condition |= _starts_with(column, q)
     elif connection.vendor == "sqlite":
-        condition = Q(pk__in=RawSQL(SQLITE_SEARCH_SQL, [_fts_query(q, phone)]))
+        condition = Q(pk__in=RawSQL(SQLITE_SEARCH_SQL, [_fts_query(q, _phones_searched(phone))]))
     else:
         found = Q(Inside(SearchedText(), q))
-        if len(phone) >= SUBSTRING_MIN:
-            found |= Q(phone_number__contains=phone)
+        for digits in _phones_searched(phone):
+            found |= Q(phone_number__contains=digits)
         condition = Q(IdAmong(Contact.objects.filter(found).values("pk")))
     remote_id = parse_id(q)
     if remote_id is not None:
@@ -268,11 +270,28 @@ def _phone_digits(q: str) -> str:
     return digits if PHONE_DIGITS.fullmatch(digits) else ""
 
 
-def _fts_query(q: str, phone: str) -> str:
-    """An FTS5 query for q inside the text columns, or the phone's digits inside the phone: each
+def _phones_searched(phone: str) -> list[str]:
+    """The digits searched inside the phone column for a search of `phone` digits: themselves
+    (from SUBSTRING_MIN), and a whole national number's E.164 too ("081 234 5678" in
+    LIVEDESK_DEFAULT_PHONE_REGION, TH: +66812345678), as the edit form saves it."""
+    if len(phone) < SUBSTRING_MIN:
+        return []
+    if phone.startswith("+"):
+        return [phone]
+    try:
+        number = phonenumbers.parse(phone, settings.LIVEDESK_DEFAULT_PHONE_REGION)
+    except phonenumbers.NumberParseException:
+        return [phone]
+    if not phonenumbers.is_valid_number(number):
+        return [phone]
+    return [phone, phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)]
+
+
+def _fts_query(q: str, phones: list[str]) -> str:
+    """An FTS5 query for q inside the text columns, or each of `phones` inside the phone: each
     a quoted phrase, in which only a double quote (doubled) is special."""
     query = f"{{{' '.join(SUBSTRING_SEARCHED)}}} : {_fts_phrase(q)}"
-    if len(phone) >= SUBSTRING_MIN:
+    for phone in phones:
         query += f" OR phone_number : {_fts_phrase(phone)}"
     return query
 

@@ -182,6 +182,9 @@ LIVEDESK_WEBHOOK_SECRET = env.str("LIVEDESK_WEBHOOK_SECRET", default="")
 LIVEDESK_WEBHOOK_MAX_SKEW_SECONDS = _env(env.int, "LIVEDESK_WEBHOOK_MAX_SKEW_SECONDS", 300)
 # The largest webhook body read; a larger one is answered 413.
 LIVEDESK_WEBHOOK_MAX_BYTES = _env(env.int, "LIVEDESK_WEBHOOK_MAX_BYTES", 1024 * 1024)
+# The country (ISO 3166 code) a phone number typed without "+" is read in when its contact has
+# no country code: "081 234 5678" becomes +66812345678 with TH. Searches read one there too.
+LIVEDESK_DEFAULT_PHONE_REGION = _env(env.str, "LIVEDESK_DEFAULT_PHONE_REGION", "TH").upper()
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -172,8 +172,8 @@ class ContactAdmin(admin.ModelAdmin):
             "conflicts": [
                 {
                     "label": conflict.label,
-                    "theirs": change_value_html(conflict.theirs),
-                    "yours": change_value_html(conflict.yours),
+                    "theirs": change_value_html(conflict.theirs, conflict.field),
+                    "yours": change_value_html(conflict.yours, conflict.field),
                 }
                 for conflict in (page.conflicts if page is not None else [])
             ],
@@ -196,7 +196,7 @@ class ContactAdmin(admin.ModelAdmin):
     def _values_shown(contact: Contact) -> list[tuple[str, Any]]:
         """The contact's editable values, labelled, for a user who may only view it."""
         return [
-            (field_label(key), change_value_html(value))
+            (field_label(key), change_value_html(value, key))
             for key, value in contact_values(contact).items()
         ]
 

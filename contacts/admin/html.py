@@ -9,15 +9,16 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 
 from contacts.audit_story import StoryLine
-from contacts.display import is_blank, json_pretty, value_words
+from contacts.display import change_words, is_blank, json_pretty, value_words
 from contacts.fields import field_label
 
 
-def change_value_html(value: Any):
-    """One before or after value of an edit, escaped; absent or empty said quietly."""
+def change_value_html(value: Any, key: str = ""):
+    """One before or after value of an edit (of the field `key`: a phone formatted), escaped;
+    absent or empty said quietly."""
     if is_blank(value):
         return format_html('<span class="quiet">{}</span>', value_words(value))
-    return value_words(value)
+    return change_words(key, value)
 
 
 def changes_html(changes: list[dict]):
@@ -28,8 +29,8 @@ def changes_html(changes: list[dict]):
         (
             (
                 _change_label(change),
-                change_value_html(change.get("before")),
-                change_value_html(change.get("after")),
+                change_value_html(change.get("before"), change.get("field", "")),
+                change_value_html(change.get("after"), change.get("field", "")),
             )
             for change in changes
         ),

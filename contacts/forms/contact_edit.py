@@ -38,11 +38,18 @@ from contacts.forms.custom_attributes import (
     definition_field,
     definition_json,
 )
-from contacts.forms.field_types import OpenedValueMixin, registry_form_field, same_text
+from contacts.forms.field_types import (
+    ISO_COUNTRY_CODES,
+    OpenedValueMixin,
+    PhoneNumberField,
+    registry_form_field,
+    same_text,
+)
 from contacts.models import Contact, CustomAttributeDefinition
 
 BASE_SALT = "contacts.forms.ContactEditForm.base_values"
 CUSTOM_FIELD_PREFIX = "custom_"
+COUNTRY_CODE_KEY = "additional_attributes.country_code"
 UNVERIFIED_MESSAGE = _(
     "This form's original values could not be verified. Open the form again and repeat your "
     "changes."
@@ -124,6 +131,7 @@ class ContactEditForm(forms.Form):
             else:
                 value = self.opened_values.get(field.key, "")
                 self._open(field.form_name, value, text=value_text(value))
+        self._phone_region_set()
         self.definitions = self._definition_fields_add(definitions)
         defined = {d.key for d in self.definitions}
         self.custom_rows = CustomAttributeRowFormSet(
@@ -161,6 +169,16 @@ class ContactEditForm(forms.Form):
         if isinstance(field, OpenedValueMixin):
             field.opened_text = text
             field.opened_value = value
+
+    def _phone_region_set(self) -> None:
+        """National phone numbers are read in the country code submitted beside them, else the
+        contact's, else the default region (phone_region)."""
+        code_name = fields_by_key()[COUNTRY_CODE_KEY].form_name
+        submitted = str(self.data.get(self.add_prefix(code_name)) or "") if self.is_bound else ""
+        region = submitted if submitted.strip().upper() in ISO_COUNTRY_CODES else ""
+        for field in self.fields.values():
+            if isinstance(field, PhoneNumberField):
+                field.region = region or self.contact.country_code
 
     def _custom_values(self) -> dict[str, Any]:
         return {

@@ -6,9 +6,12 @@ from typing import Any
 
 import phonenumbers
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+from phonenumbers import geocoder
 
 from contacts.fields import ContactField, Kind
 from contacts.models import Contact
@@ -64,31 +67,54 @@ class EmailAddressField(OpenedValueMixin, forms.EmailField):
 
 
 class PhoneNumberField(OpenedValueMixin, forms.CharField):
-    """A phone number in any common spelling with its country code, normalised to E.164."""
+    """A phone number as people type it, normalised to E.164: with + and its country code, or
+    national ("081 234 5678") in `region` (the contact's country code), else in
+    LIVEDESK_DEFAULT_PHONE_REGION."""
 
     default_error_messages = {
-        "no_country_code": _(
-            "Start the number with + and its country code, for example +66 81 234 5678."
+        "invalid": _(
+            "Enter a valid phone number for %(country)s (%(region)s), or start with + and the "
+            "country code."
         ),
-        "invalid": _("Enter a valid phone number with its country code, for example +66812345678."),
     }
+
+    region: str = ""
 
     def to_python(self, value):
         value = super().to_python(value)
         if not value:
             return ""
+        region = phone_region(self.region)
         try:
-            number = phonenumbers.parse(value, None)
+            number = phonenumbers.parse(value, region)
         except phonenumbers.NumberParseException as error:
-            code = (
-                "no_country_code"
-                if error.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE
-                else "invalid"
-            )
-            raise ValidationError(self.error_messages[code], code=code) from error
+            raise self._invalid(region) from error
         if not phonenumbers.is_valid_number(number):
-            raise ValidationError(self.error_messages["invalid"], code="invalid")
+            raise self._invalid(region)
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    def _invalid(self, region: str) -> ValidationError:
+        return ValidationError(
+            self.error_messages["invalid"],
+            code="invalid",
+            params={"country": region_name(region), "region": region},
+        )
+
+
+def phone_region(country_code: str | None) -> str:
+    """The region a national phone number is read in: the country code when it is one, else
+    the LIVEDESK_DEFAULT_PHONE_REGION setting."""
+    code = (country_code or "").strip().upper()
+    return code if code in ISO_COUNTRY_CODES else settings.LIVEDESK_DEFAULT_PHONE_REGION
+
+
+def region_name(region: str) -> str:
+    """The country's name in the active language ("Thailand", "ประเทศไทย"), or its code when
+    phonenumbers has no number, hence no name, for it (Antarctica)."""
+    example = phonenumbers.example_number(region)
+    language = (get_language() or "en").split("-")[0]
+    name = geocoder.country_name_for_number(example, language) if example else ""
+    return name or region
 
 
 class CountryCodeField(OpenedValueMixin, forms.CharField):

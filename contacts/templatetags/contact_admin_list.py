@@ -33,8 +33,12 @@ from django.utils.safestring import SafeData, SafeString, mark_safe
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext
 
+from contacts.display import phone_display
+
 # A pk no contact has, put in the change URL once and replaced by each row's.
 _PK_MARK = "9081726354453627189"
+# The column whose numbers are shown formatted, "+66 81 234 5678".
+PHONE_COLUMN = "phone_number"
 
 register = template.Library()
 
@@ -124,6 +128,8 @@ def _display(field: models.Field, empty: str) -> Callable[[Any], Any]:
             if value is None
             else dateformat.format(template_localtime(value), datetime_format)
         )
+    if field.name == PHONE_COLUMN:
+        return lambda value: phone_display(value) if value and value.strip() else empty
     if isinstance(field, models.CharField):
         return lambda value: value if value and value.strip() else empty
     return lambda value: display_for_field(

@@ -20,6 +20,7 @@ from django.utils.safestring import SafeData, SafeString, mark_safe
 from django.utils.timezone import template_localtime
 from django.utils.translation import gettext
 
+from contacts.display import phone_display
 from contacts.models import Contact
 from contacts.templatetags.contact_tags import availability_badge, push_state_badge
 
@@ -127,7 +128,7 @@ def contact_row(contact: Contact, labels: _PageLabels, *, selectable: bool = Fal
         f"{labels.url_head}{contact.remote_id}{labels.url_tail}",
         str(contact),
         _or_empty(contact.email),
-        _or_empty(contact.phone_number),
+        _or_empty(phone_display(contact.phone_number)),
         _or_empty(contact.company_name),
         _or_empty(contact.country),
         _html(' <span class="text-body-secondary small">{}</span>', code) if code else "",

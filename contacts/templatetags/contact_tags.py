@@ -34,8 +34,14 @@ def json_pretty(value: Any) -> str:
 
 
 @register.filter
-def change_value(value: Any) -> str:
-    return display.value_words(value)
+def change_value(value: Any, key: str = "") -> str:
+    """A before or after value in words; given the change's field key, a phone formatted."""
+    return display.change_words(key, value) if key else display.value_words(value)
+
+
+@register.filter
+def phone_display(value: Any) -> str:
+    return display.phone_display(value)
 
 
 @register.filter

@@ -128,7 +128,7 @@ def test_editing_every_section_sends_one_minimal_patch_and_shows_livedesks_value
     expect(page).to_have_url(re.compile(rf"/contacts/{contact.remote_id}/$"))
     expect(page.get_by_role("heading", name="Nok Wongsakul", level=1)).to_be_visible()
     expect(page.get_by_role("link", name="nok.w@example.com")).to_be_visible()
-    for shown in ("+66812345678", "New Co", "Bangkok", "SG", "pro", "north"):
+    for shown in ("+66 81 234 5678", "New Co", "Bangkok", "SG", "pro", "north"):
         expect(
             page.get_by_role("definition").filter(has_text=re.compile(rf"^{re.escape(shown)}$"))
         ).to_have_count(1)
@@ -143,7 +143,7 @@ def test_editing_every_section_sends_one_minimal_patch_and_shows_livedesks_value
     for label, before, after in (
         ("Name", "Nok Wongsa", "Nok Wongsakul"),
         ("Email", "nok@example.com", "nok.w@example.com"),
-        ("Phone number", "+66898765432", "+66812345678"),
+        ("Phone number", "+66 89 876 5432", "+66 81 234 5678"),
         ("Company name", "Old Co", "New Co"),
         ("City", "Chiang Mai", "Bangkok"),
         ("Country code", "TH", "SG"),
@@ -192,7 +192,9 @@ def test_a_bad_phone_number_is_shown_by_the_field_and_nothing_is_sent(agent_page
 
     phone = page.get_by_label("Phone number")
     expect(phone).to_have_attribute("aria-invalid", "true")
-    expect(phone).to_have_accessible_description(re.compile(r"Start the number with \+"))
+    expect(phone).to_have_accessible_description(
+        re.compile(r"Enter a valid phone number for Thailand \(TH\), or start with \+")
+    )
     expect(phone).to_have_value("081 234")
     expect(page.get_by_label("Name", exact=True)).to_have_value("Malee Sukjai")
     assert sandbox.requests == []

@@ -76,7 +76,7 @@ def test_removing_a_custom_attribute_sends_null(sandbox, agent_client):
     ("changes", "field", "message"),
     [
         ({"email": "ann@"}, "email", "Enter a valid email address."),
-        ({"phone_number": "0812345678"}, "phone_number", "Start the number with +"),
+        ({"phone_number": "081 234"}, "phone_number", "or start with + and the country code"),
         ({"country_code": "XX"}, "country_code", "ISO 3166 country code"),
         ({"thumbnail": "javascript:alert(1)"}, "thumbnail", "http:// or https://"),
         (

@@ -118,12 +118,62 @@ def test_phone_number_is_normalised_to_e164():
     assert form.edit_values()["phone_number"] == "+66812345679"
 
 
-def test_phone_number_without_country_code_is_refused_with_a_clear_message():
-    form = submitted(contact_filled(), phone_number="081 234 5678")
+def test_national_phone_number_is_read_in_the_contacts_country():
+    form = submitted(contact_filled(), phone_number="081 234 5678")  # country code TH
+
+    assert form.is_valid(), form.errors
+    assert form.edit_values()["phone_number"] == "+66812345678"
+
+
+def test_national_phone_number_with_dashes_is_read_in_the_contacts_country():
+    form = submitted(contact_filled(), phone_number="02-123-4567")
+
+    assert form.is_valid(), form.errors
+    assert form.edit_values()["phone_number"] == "+6621234567"
+
+
+def test_national_phone_number_is_read_in_the_country_code_submitted_beside_it():
+    form = submitted(contact_filled(), phone_number="(415) 555-0123", country_code="us")
+
+    assert form.is_valid(), form.errors
+    values = form.edit_values()
+    assert values["phone_number"] == "+14155550123"
+    assert values["additional_attributes.country_code"] == "US"
+
+
+def test_national_phone_number_of_a_contact_without_country_uses_the_default_region(settings):
+    settings.LIVEDESK_DEFAULT_PHONE_REGION = "GB"
+    contact = contact_filled(additional_attributes={"country_code": ""})
+
+    form = submitted(contact, phone_number="07400 123456")
+
+    assert form.is_valid(), form.errors
+    assert form.edit_values()["phone_number"] == "+447400123456"
+
+
+def test_a_refused_country_code_leaves_phones_in_the_contacts_stored_country():
+    form = submitted(contact_filled(), phone_number="081 234 5678", country_code="XX")
 
     assert not form.is_valid()
-    assert "country code" in form.errors["phone_number"][0]
-    assert form["phone_number"].value() == "081 234 5678"
+    assert "country_code" in form.errors
+    assert "phone_number" not in form.errors
+
+
+def test_phone_number_with_its_country_code_ignores_the_contacts_country():
+    form = submitted(contact_filled(), phone_number="+1 415 555 0123")  # country code TH
+
+    assert form.is_valid(), form.errors
+    assert form.edit_values()["phone_number"] == "+14155550123"
+
+
+def test_invalid_national_phone_number_is_refused_naming_the_country_used():
+    form = submitted(contact_filled(), phone_number="081 234")
+
+    assert not form.is_valid()
+    assert form.errors["phone_number"] == [
+        "Enter a valid phone number for Thailand (TH), or start with + and the country code."
+    ]
+    assert form["phone_number"].value() == "081 234"
 
 
 def test_impossible_phone_number_is_refused():

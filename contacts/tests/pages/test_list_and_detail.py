@@ -148,7 +148,14 @@ def test_detail_shows_every_section(sandbox, agent_client):
 
     text = page_text(agent_client.get(contact.get_absolute_url()))
 
-    for expected in ("Ann Lee", "ann@example.com", "+66812345678", "CRM-1", "Acme", "Chiang Mai"):
+    for expected in (
+        "Ann Lee",
+        "ann@example.com",
+        "+66 81 234 5678",
+        "CRM-1",
+        "Acme",
+        "Chiang Mai",
+    ):
         assert expected in text
     assert 'href="https://github.com/annlee"' in text
     assert 'href="https://x.com/javascript%3Aalert%281%29"' in text

@@ -218,7 +218,7 @@ def test_a_bad_row_is_reported_with_the_edit_forms_message_and_the_others_kept(d
     cy = contact_filled(remote_id=3, name="Cy", email="cy@example.com", phone_number="")
     headers, rows = exported()
     by_remote_id(rows, ann)["name"] = "Ann Changed"
-    by_remote_id(rows, bob)["phone"] = "0812345678"
+    by_remote_id(rows, bob)["phone"] = "081 234"
     by_remote_id(rows, bob)["custom_attributes.seats"] = "many"
     by_remote_id(rows, cy)["name"] = "New"
     rows.insert(2, {**by_remote_id(rows, ann), "remote_id": "", "city": "Paris"})
@@ -228,7 +228,11 @@ def test_a_bad_row_is_reported_with_the_edit_forms_message_and_the_others_kept(d
     preview = result.preview
     assert [(e.row, e.column, e.message) for e in preview.errors] == [
         (2, "", "This contact is in rows 2, 4: give each contact one row."),
-        (3, "phone", "Start the number with + and its country code, for example +66 81 234 5678."),
+        (
+            3,
+            "phone",
+            "Enter a valid phone number for Thailand (TH), or start with + and the country code.",
+        ),
         (3, "custom_attributes.seats", "Enter a number."),
         (4, "", "This contact is in rows 2, 4: give each contact one row."),
     ]
@@ -253,6 +257,26 @@ def test_an_invalid_cell_refuses_its_whole_row(agent):
     ]
     assert result.preview.rows == []
     assert result.batch is None
+
+
+def test_national_phone_numbers_are_read_in_the_rows_country(agent):
+    ann = contact_filled(remote_id=1, name="Ann", email="ann@example.com", phone_number="")
+    bob = contact_filled(remote_id=2, name="Bob", email="bob@example.com", phone_number="")
+    headers, rows = exported()
+    by_remote_id(rows, ann)["phone"] = "081 234 5678"  # Ann's country code is TH
+    by_remote_id(rows, bob)["phone"] = "(415) 555-0123"
+    by_remote_id(rows, bob)["country_code"] = "US"
+
+    preview = import_preview(upload=csv_upload(headers, rows))
+
+    assert preview.errors == []
+    assert changes_of(preview) == {
+        1: {"phone_number": ("", "+66812345678")},
+        2: {
+            "phone_number": ("", "+14155550123"),
+            "additional_attributes.country_code": ("TH", "US"),
+        },
+    }
 
 
 def test_rows_are_matched_by_id_identifier_or_email_and_the_unmatched_listed(agent):

@@ -194,7 +194,7 @@ def test_invalid_values_are_refused_with_the_edit_forms_messages(sandbox, defini
     operations = [
         set_op("email", "not an address"),
         set_op("additional_attributes.country_code", "XX"),
-        set_op("phone_number", "0812345678"),
+        set_op("phone_number", "081 234"),
         set_op("custom_attributes.score", "150"),
         set_op("custom_attributes.tier", "bronze"),
         set_op(CITY, "Chiang Mai"),
@@ -209,7 +209,7 @@ def test_invalid_values_are_refused_with_the_edit_forms_messages(sandbox, defini
         contact,
         email="not an address",
         country_code="XX",
-        phone_number="0812345678",
+        phone_number="081 234",
         custom_score="150",
         custom_tier="bronze",
     )
@@ -739,3 +739,11 @@ def test_two_confirms_at_once_record_the_edits_once(sandbox, lead, monkeypatch):
     assert set(Contact.objects.values_list("pending_edits", flat=True)) == {1}
     assert len(audit_events(kind="batch.confirmed")) == 1
     assert audit_chain_checked().ok
+
+
+def test_a_bulk_phone_in_national_format_is_read_in_the_default_region(settings, definitions):
+    settings.LIVEDESK_DEFAULT_PHONE_REGION = "GB"
+
+    operations = services.bulk_operations_validate([set_op("phone_number", "020 7946 0018")])
+
+    assert [operation.value for operation in operations] == ["+442079460018"]
