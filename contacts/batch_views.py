@@ -32,6 +32,7 @@ from contacts.forms.bulk import (
     bulk_key_choices,
     value_hints,
 )
+from contacts.forms.filters import filter_params
 from contacts.models import ContactEdit, CustomAttributeDefinition, EditBatch
 from contacts.services.batch_import import batch_draft_import
 from contacts.services.facets import contact_countries
@@ -147,14 +148,7 @@ def _cancel_url(batch: EditBatch) -> str:
 
 def _filter_params(filters: dict) -> list[tuple[str, str]]:
     """A stored selection's filters (selectors.contact_list's arguments) as the list's query."""
-    as_choice = {True: "yes", False: "no"}
-    # In the list form's order: a JSON column need not keep the keys' order.
-    names = [name for name in ContactFilterForm.base_fields if name in filters]
-    return [
-        (name, as_choice[value] if isinstance(value, bool) else str(value))
-        for name, value in ((name, filters[name]) for name in names)
-        if value is not None and value != ""
-    ]
+    return filter_params(filters)
 
 
 @require_POST

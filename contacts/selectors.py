@@ -30,6 +30,7 @@ from django.db.models.functions import Concat, Upper
 from django.db.models.lookups import GreaterThanOrEqual, LessThan
 from django.utils import timezone
 
+from contacts.attribute_filters import AttributeCondition, InvalidCondition, attribute_condition
 from contacts.fields import Values, contact_values
 from contacts.models import (
     AuditEvent,
@@ -104,8 +105,17 @@ def contact_list(
     push_state: str = "",
     gone: bool | None = None,
     sort: str = "name",
+    created_from: date | str | None = None,
+    created_to: date | str | None = None,
+    active_from: date | str | None = None,
+    active_to: date | str | None = None,
+    attributes: Iterable[AttributeCondition | dict] = (),
 ) -> QuerySet[Contact]:
-    """Contacts matching the search (see contact_search) and filters, in the asked order."""
+    """Contacts matching the search (see contact_search) and filters, in the asked order.
+
+    Days (a date, or its ISO text as a batch stores it) include both ends in the site's time
+    zone; attribute conditions on an attribute without a definition, or not fitting its type,
+    are ignored."""
     contacts = Contact.objects.only(*CONTACT_LIST_COLUMNS)
     q = _search_text(q)
     if q:
@@ -124,9 +134,87 @@ def contact_list(
         contacts = contacts.filter(push_state=push_state)
     if gone is not None:
         contacts = contacts.filter(gone_at__isnull=not gone)
+    contacts = contacts.filter(
+        contact_ranges_and_attributes(
+            created_from=created_from,
+            created_to=created_to,
+            active_from=active_from,
+            active_to=active_to,
+            attributes=attributes,
+        )
+    )
     columns = CONTACT_SORTS.get(sort.removeprefix("-"), CONTACT_SORTS["name"])
     descending = sort.startswith("-")
     return contacts.order_by(*(_ordering(column, descending=descending) for column in columns))
+
+
+def contact_ranges_and_attributes(
+    *,
+    created_from: date | str | None = None,
+    created_to: date | str | None = None,
+    active_from: date | str | None = None,
+    active_to: date | str | None = None,
+    attributes: Iterable[AttributeCondition | dict] = (),
+) -> Q:
+    """The list's day ranges and custom-attribute conditions as one condition (the agent list
+    and the admin's filter both apply it)."""
+    return (
+        _days("created_at", created_from, created_to)
+        & _days("last_activity_at", active_from, active_to)
+        & attribute_conditions(attributes)
+    )
+
+
+def _days(column: str, first: date | str | None, last: date | str | None) -> Q:
+    """`column` within the days first..last, both included (either may be left open)."""
+    condition = Q()
+    first, last = _day(first), _day(last)
+    if first is not None or last is not None:
+        condition &= Q(**{f"{column}__isnull": False})
+    # At the calendar's ends a day's start in UTC would fall outside it: no bound is needed.
+    if first is not None and first > date.min:
+        condition &= Q(**{f"{column}__gte": _day_start(first)})
+    if last is not None and last < date.max - timedelta(days=1):
+        condition &= Q(**{f"{column}__lt": _day_start(last + timedelta(days=1))})
+    return condition
+
+
+def _day(value: date | str | None) -> date | None:
+    if isinstance(value, date) or value is None:
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        return None
+
+
+def attribute_conditions(conditions: Iterable[AttributeCondition | dict]) -> Q:
+    """All the conditions (also as dicts, as a batch stores them) on defined attributes."""
+    conditions = [
+        condition
+        if isinstance(condition, AttributeCondition)
+        else AttributeCondition(
+            key=str(condition.get("key", "")),
+            op=str(condition.get("op", "")),
+            value=str(condition.get("value", "")),
+        )
+        for condition in conditions
+    ]
+    if not conditions:
+        return Q()
+    definitions = CustomAttributeDefinition.objects.in_bulk(
+        {condition.key for condition in conditions}, field_name="key"
+    )
+    matching = Q()
+    for condition in conditions:
+        definition = definitions.get(condition.key)
+        if definition is None:
+            continue
+        try:
+            matching &= attribute_condition(condition, definition)
+        except InvalidCondition:
+            continue
+    return matching
 
 
 def contact_list_sort(sort: str = "name", *, q: str = "") -> KeysetSort:

@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from contacts import services
 from contacts.admin.filters import search_term_clean
 from contacts.exports import contacts_csv_lines
+from contacts.forms.filters import CONDITION_PARAMS, DAY_FIELDS
 from contacts.models import Contact, ContactEdit
 from contacts.services import EditOutcome, Refreshed
 
@@ -292,6 +293,12 @@ def agent_list_params(changelist_query) -> list[tuple[str, str]]:
     for name, agent_name in AGENT_LIST_FILTERS.items():
         if changelist_query.get(name):
             params.append((agent_name, changelist_query[name]))
+    # Day ranges and custom-attribute conditions: the same parameters, conditions repeated.
+    for name in DAY_FIELDS:
+        if changelist_query.get(name):
+            params.append((name, changelist_query[name]))
+    for name in CONDITION_PARAMS:
+        params += [(name, value) for value in changelist_query.getlist(name)]
     return params
 
 

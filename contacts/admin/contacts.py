@@ -22,7 +22,12 @@ from django.utils.translation import gettext_lazy as _
 from contacts import selectors
 from contacts.admin import actions
 from contacts.admin.changelist import ContactChangeList
-from contacts.admin.filters import CountryListFilter, GoneListFilter, search_term_clean
+from contacts.admin.filters import (
+    CountryListFilter,
+    DaysAndAttributesListFilter,
+    GoneListFilter,
+    search_term_clean,
+)
 from contacts.admin.html import change_value_html, changes_html
 from contacts.admin.paginators import ContactPaginator
 from contacts.edit_flow import RELOAD_BUTTON, EditPage, contact_edit_page
@@ -60,6 +65,7 @@ class ContactAdmin(admin.ModelAdmin):
         CountryListFilter,
         "push_state",
         GoneListFilter,
+        DaysAndAttributesListFilter,
     )
     # Documents the search; get_search_results builds the same match so indexes serve it.
     search_fields = ("name", "email", "phone_number", "identifier", "company_name")

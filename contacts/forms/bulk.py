@@ -241,10 +241,7 @@ class BulkSelectionForm(ContactFilterForm):
 
     def list_params(self) -> list[tuple[str, str]]:
         """The list's search and filters as query parameters, for links back to the list."""
-        names = [name for name in self.fields if name not in ("contact", "all")]
-        return [
-            (name, str(self.cleaned_data[name])) for name in names if self.cleaned_data.get(name)
-        ]
+        return self.query_params()
 
     def params(self) -> list[tuple[str, str]]:
         """The whole selection as query parameters, carried by the bulk edit form."""

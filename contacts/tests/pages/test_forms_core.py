@@ -363,6 +363,11 @@ def test_filter_form_turns_its_choices_into_selector_arguments():
         "push_state": "",
         "gone": False,
         "sort": "-email",
+        "created_from": None,
+        "created_to": None,
+        "active_from": None,
+        "active_to": None,
+        "attributes": [],
     }
 
 
