@@ -42,7 +42,7 @@ def _can_change(view):
 def contact_list(request: HttpRequest) -> HttpResponse:
     filter_form = ContactFilterForm(request.GET or None, countries=facets.contact_countries())
     filters = filter_form.filters()
-    contacts = selectors.contact_list(**filters)
+    contacts = selectors.contact_list(**filters, definitions=filter_form.definitions)
     # The page number only labels a cursor's page; alone, it pages by OFFSET near the start.
     number = min(selectors.parse_id(request.GET.get("page")) or 1, PAGE_NUMBER_MAX)
     page = keyset_page(

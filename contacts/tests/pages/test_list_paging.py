@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from contacts import pagination, selectors
-from contacts.models import Contact
+from contacts.models import Contact, CustomAttributeDefinition
 from contacts.pagination import CountKind, ListCount, keyset_page, list_count
 from contacts.tests.factories import page_text
 
@@ -168,11 +168,16 @@ def test_an_unfiltered_count_past_the_cap_is_postgresqls_estimate():
         {"q": "ann.lee@example.com"},
         {"country": "Japan"},
         {"push_state": "failed"},
+        {"attr": "plan", "op": "eq", "value": "gold"},
+        {"attr": "plan", "op": "present", "created_from": "2020-01-01", "q": "ann"},
     ],
 )
 def test_the_list_runs_at_most_eight_queries(agent_client, django_assert_max_num_queries, params):
     """Six for the page, one for the saved segments beside it (however many: test_segments),
-    one for the custom attribute definitions the filter form offers."""
+    one for the custom attribute definitions the filter form offers and its conditions use."""
+    CustomAttributeDefinition.objects.create(
+        key="plan", label="Plan", attribute_type="list", list_options=["gold", "free"]
+    )
     Contact.objects.bulk_create(
         Contact(remote_id=i, name=f"Ann {i:03}", country="Japan", email=f"a{i}@example.com")
         for i in range(1, 121)
