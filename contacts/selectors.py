@@ -119,10 +119,10 @@ def contact_list(
     are ignored. `definitions` by key, when the caller has read them already, saves a query."""
     contacts = Contact.objects.only(*CONTACT_LIST_COLUMNS)
     q = _search_text(q)
-    if q:
-        contacts = contacts.filter(contact_search(q))
     if sort.removeprefix("-") == RELEVANCE:
         sort = RELEVANCE if _ranked(q) else "name"
+    if q:
+        contacts = contacts.filter(contact_search(q, ranked=sort == RELEVANCE))
     if sort == RELEVANCE:
         contacts = contacts.annotate(search_rank=contact_search_rank(q))
     if blocked is not None:
@@ -246,7 +246,7 @@ def _ordering(column: str, *, descending: bool) -> OrderBy:
     return F(column).asc(nulls_last=nulls_last)
 
 
-def contact_search(q: str) -> Q:
+def contact_search(q: str, *, ranked: bool = False) -> Q:
     """Contacts whose name, email, phone, identifier or company holds q, in any case.
 
     From SUBSTRING_MIN characters q is found anywhere in those columns (Thai too: inside the
@@ -254,6 +254,10 @@ def contact_search(q: str) -> Q:
     email or company starting with q, or a whole phone or identifier. An id matches its
     contact. Every part is served by an index (migration 0012's for the inside): the agent list,
     the admin, bulk selections and exports all search with it.
+
+    `ranked`: the rows will be ordered by contact_search_rank, which no index serves, so
+    PostgreSQL reads the matches off the trigram indexes by itself; in any other order it
+    is made to (IdAmong).
     """
     q = _search_text(q)
     if not q:
@@ -269,7 +273,7 @@ def contact_search(q: str) -> Q:
         found = Q(Inside(SearchedText(), q))
         for digits in _phones_searched(phone):
             found |= Q(phone_number__contains=digits)
-        condition = Q(IdAmong(Contact.objects.filter(found).values("pk")))
+        condition = found if ranked else Q(IdAmong(Contact.objects.filter(found).values("pk")))
     remote_id = parse_id(q)
     if remote_id is not None:
         condition |= Q(remote_id=remote_id)
