@@ -77,10 +77,11 @@ HIGHEST_CHARACTER = "\U0010ffff"
 PHONE_SEPARATORS = re.compile(r"[\s().-]")
 
 
-def prefix_only_search(q: str) -> Q:
+def prefix_only_search(q: str, *, ranked: bool = False) -> Q:
     """Name, email or company starting with q (in any case); phone, identifier or id equal.
 
-    contacts.selectors.contact_search before #12, copied verbatim (99ee975).
+    contacts.selectors.contact_search before #12, copied verbatim (99ee975); `ranked` is taken
+    and ignored (prefix_search() lists the matches by name, as the list did).
     """
     from contacts.selectors import parse_id
 
@@ -107,10 +108,13 @@ def _starts_with(column: str, prefix: str) -> Q:
 @contextlib.contextmanager
 def prefix_search():
     """The app searching as it did before #12: selectors.contact_search is prefix_only_search
-    for the agent list and the admin alike."""
+    for the agent list and the admin alike, and the list orders the matches by name (no rank)."""
     from contacts import selectors
 
-    with mock.patch.object(selectors, "contact_search", prefix_only_search):
+    with (
+        mock.patch.object(selectors, "contact_search", prefix_only_search),
+        mock.patch.object(selectors, "_ranked", lambda q: False),
+    ):
         yield
 
 
