@@ -14,7 +14,9 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
 from django.utils.translation import gettext, gettext_lazy
 
+from contacts.fields import Section, Values
 from contacts.forms import ContactEditForm
+from contacts.forms.section_edit import SectionEditForm
 from contacts.models import Contact, ContactEdit
 from contacts.selectors import edit_prefill_values
 from contacts.services import EditOutcome, EditSubmission, FieldConflict, contact_edit_submit
@@ -67,21 +69,23 @@ def contact_edit_page(
     editor: AbstractBaseUser,
     source: str,
     reopened: ContactEdit | None = None,
+    section: Section | None = None,
 ) -> EditPage:
     """Handle one request to a contact's edit page: open, reload or submit the form.
 
     `reopened` is an unfinished edit whose values the form opens with ("Edit and resend"):
-    saving replaces it.
+    saving replaces it. `section` limits the form to one section (a quick edit from the
+    contact's page): the others are sent as the form was opened.
     """
     prefill = edit_prefill_values(edit=reopened) if reopened is not None else None
     if request.method != "POST":
-        return EditPage(ContactEditForm(contact=contact, prefill=prefill))
-    form = ContactEditForm(request.POST, contact=contact, prefill=prefill)
+        return EditPage(_form(None, contact=contact, prefill=prefill, section=section))
+    form = _form(request.POST, contact=contact, prefill=prefill, section=section)
     if not form.is_valid():
         return EditPage(form)
     if RELOAD_BUTTON in request.POST:
         return EditPage(
-            ContactEditForm(contact=contact, prefill=form.values_rebased()),
+            _form(None, contact=contact, prefill=form.values_rebased(), section=section),
             reloaded=True,
             message=gettext(
                 "The form now shows the contact's current values with your changes on top. "
@@ -114,6 +118,14 @@ def contact_edit_page(
     else:
         page.message = outcome_message(submission)
     return page
+
+
+def _form(
+    data, *, contact: Contact, prefill: Values | None, section: Section | None
+) -> ContactEditForm:
+    if section is None:
+        return ContactEditForm(data, contact=contact, prefill=prefill)
+    return SectionEditForm(data, contact=contact, prefill=prefill, section=section)
 
 
 def _conflict_message(submission: EditSubmission) -> str:

@@ -582,3 +582,16 @@ def batch_progress(batch: EditBatch) -> BatchProgress:
         else:
             counts["failed"] += count
     return BatchProgress(**counts)
+
+
+def contacts_unfinished_edits(*, remote_ids: Iterable[int]) -> dict[Contact, list[ContactEdit]]:
+    """The contacts with these LiveDesk ids, each with its unfinished edits, newest first: two
+    queries for a page of the list."""
+    contacts = list(Contact.objects.filter(remote_id__in=list(remote_ids)))
+    edits: dict[int, list[ContactEdit]] = {contact.pk: [] for contact in contacts}
+    unfinished = ContactEdit.objects.filter(
+        contact__in=contacts, state__in=ContactEdit.UNFINISHED_STATES
+    )
+    for edit in unfinished:
+        edits[edit.contact_id].append(edit)
+    return {contact: edits[contact.pk] for contact in contacts}

@@ -25,10 +25,17 @@ urlpatterns = [
     path("segments/<int:segment_id>/rename/", segment_views.segment_rename, name="segment_rename"),
     path("segments/<int:segment_id>/delete/", segment_views.segment_delete, name="segment_delete"),
     path("history/", views.edit_history, name="history"),
+    path("push-states.json", views.push_states, name="push_states"),
     path("edits/<int:edit_id>/retry/", views.edit_retry, name="edit_retry"),
     path("edits/<int:edit_id>/discard/", views.edit_discard, name="edit_discard"),
     path("edits/<int:edit_id>/revert/", batch_views.edit_revert, name="edit_revert"),
     path("<int:remote_id>/", views.contact_detail, name="detail"),
     path("<int:remote_id>/edit/", views.contact_edit, name="edit"),
+    path("<int:remote_id>/live/", views.contact_live, name="live"),
+    path(
+        "<int:remote_id>/edit/<slug:section>/",
+        views.contact_edit_section,
+        name="edit_section",
+    ),
     path("<int:remote_id>/audit.jsonl", views.audit_download, name="audit_download"),
 ]

@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import HttpResponseClientRedirect
 
 from contacts import audit_reads, audit_story, segment_selectors, selectors, services
-from contacts.edit_flow import RELOAD_BUTTON, contact_edit_page
+from contacts.edit_flow import RELOAD_BUTTON, EditPage, contact_edit_page
+from contacts.edit_status import Cause, contact_edit_state, failure_cause
 from contacts.fields import Section, section_fields
 from contacts.forms import ContactFilterForm, EditHistoryFilterForm
 from contacts.models import Contact, ContactEdit
 from contacts.pagination import keyset_page, list_count_of, with_list_count
-from contacts.services import facets
+from contacts.services import EditOutcome, facets
 from contacts.services.sync import contact_refresh_if_stale
 
 PAGE_SIZE = 50
+# The newest events the contact's page shows under its header; the rest fold below them.
+RECENT_HISTORY = 5
+# The audit events that change a contact: its "last changed by" line.
+CHANGE_KINDS = frozenset({"edit.recorded", "contact.outside_change"})
+# The sections a quick edit opens on the contact's page.
+QUICK_SECTIONS = tuple(section.value for section in Section)
+# The contacts one poll of the list's badges may ask about: a page of the list.
+PUSH_STATES_MAX = 100
 # Past this a page number is a label too large to mean anything.
 PAGE_NUMBER_MAX = 10**9
 
@@ -83,27 +97,132 @@ def _livedesk_unreachable(refreshed: services.RefreshResult | None) -> bool:
     return refreshed is not None and refreshed.outcome == services.Refreshed.FAILED
 
 
+def _refresh_failure(refreshed: services.RefreshResult | None) -> RefreshFailure | None:
+    """Why the page shows the mirror's copy rather than LiveDesk's, if it does."""
+    if not _livedesk_unreachable(refreshed):
+        return None
+    cause, status = failure_cause(status=None, message=refreshed.error_message)
+    return RefreshFailure(cause=cause, status=status)
+
+
+@dataclass(frozen=True)
+class RefreshFailure:
+    cause: Cause
+    status: int | None
+
+
+def _contact_page(contact: Contact, *, can_change: bool) -> dict:
+    """What the contact's page shows of it and what its poll refreshes: its fields with the
+    values its unfinished edits carry, where those edits stand, and its newest history."""
+    edit_state = contact_edit_state(selectors.contact_unfinished_edits(contact=contact))
+    history = audit_story.story_lines(selectors.contact_audit_events(contact=contact))
+    return {
+        "contact": contact,
+        "edit_state": edit_state,
+        "pending_values": edit_state.pending_values,
+        "pending_custom_values": edit_state.pending_custom_values,
+        "last_change": next((line for line in history if line.kind in CHANGE_KINDS), None),
+        "recent_history": history[:RECENT_HISTORY],
+        "earlier_history": history[RECENT_HISTORY:],
+        "sections": [
+            (section, section_fields(section))
+            for section in (Section.CORE, Section.ADDITIONAL, Section.SOCIAL)
+        ],
+        "custom_labels": selectors.custom_attribute_labels(),
+        "can_change": can_change,
+        "quick_sections": QUICK_SECTIONS,
+    }
+
+
 @require_GET
 @_can_view
 def contact_detail(request: HttpRequest, remote_id: int) -> HttpResponse:
     contact = get_object_or_404(Contact, remote_id=remote_id)
     refreshed = contact_refresh_if_stale(contact=contact)
+    context = _contact_page(contact, can_change=request.user.has_perm("contacts.change_contact"))
+    context["refresh_failure"] = _refresh_failure(refreshed)
+    return render(request, "contacts/contact_detail.html", context)
+
+
+@require_GET
+@_can_view
+def contact_live(request: HttpRequest, remote_id: int) -> HttpResponse:
+    """The parts of the contact's page that change as its edits land: polled by the page while
+    an edit is on its way (contact_live.js)."""
+    contact = get_object_or_404(Contact, remote_id=remote_id)
+    context = _contact_page(contact, can_change=request.user.has_perm("contacts.change_contact"))
+    return render(request, "contacts/includes/contact_live.html", context)
+
+
+@require_GET
+@_can_view
+def push_states(request: HttpRequest) -> JsonResponse:
+    """Where the edits of some contacts stand, by LiveDesk id (`?ids=1,2,3`): what the list's
+    badges poll while a row has an edit on its way (contact_live.js, watchBadges)."""
+    remote_ids = [selectors.parse_id(text) for text in request.GET.get("ids", "").split(",")]
+    remote_ids = [remote_id for remote_id in remote_ids if remote_id is not None]
+    states = {}
+    for contact, edits in selectors.contacts_unfinished_edits(
+        remote_ids=remote_ids[:PUSH_STATES_MAX]
+    ).items():
+        edit_state = contact_edit_state(edits)
+        badge = render_to_string(
+            "contacts/includes/push_state_badge.html",
+            {"contact": contact, "edit_state": edit_state},
+            request=request,
+        )
+        states[str(contact.remote_id)] = {
+            **edit_state.as_json(),
+            "push_state": contact.push_state,
+            "badge_html": badge.strip(),
+        }
+    return JsonResponse({"contacts": states})
+
+
+@require_http_methods(["GET", "POST"])
+@_can_change
+def contact_edit_section(request: HttpRequest, remote_id: int, section: str) -> HttpResponse:
+    """A quick edit of one section from the contact's page, through the full form's edit flow.
+    Without htmx it is the full edit page, at that section."""
+    contact = get_object_or_404(Contact, remote_id=remote_id)
+    if section not in QUICK_SECTIONS:
+        raise Http404
+    if not request.htmx and request.method == "GET":
+        return redirect(f"{reverse('contacts:edit', args=[remote_id])}#section-{section}")
+    page = contact_edit_page(
+        request,
+        contact=contact,
+        editor=request.user,
+        source=ContactEdit.Source.AGENT,
+        section=Section(section),
+    )
+    if page.finished:
+        _outcome_message(request, page)
+        if request.htmx:
+            return HttpResponseClientRedirect(contact.get_absolute_url())
+        return redirect(contact)
+    if page.message and not request.htmx:
+        messages.add_message(request, page.level, page.message)
     return render(
         request,
-        "contacts/contact_detail.html",
+        "contacts/includes/section_edit.html" if request.htmx else "contacts/section_edit.html",
         {
             "contact": contact,
-            "livedesk_unreachable": _livedesk_unreachable(refreshed),
-            "unfinished_edits": selectors.contact_unfinished_edits(contact=contact),
-            "audit_trail": audit_story.story_lines(selectors.contact_audit_events(contact=contact)),
-            "sections": [
-                (section.label, section_fields(section))
-                for section in (Section.CORE, Section.ADDITIONAL, Section.SOCIAL)
-            ],
-            "custom_labels": selectors.custom_attribute_labels(),
-            "can_change": request.user.has_perm("contacts.change_contact"),
+            "form": page.form,
+            "section": page.form.open_section,
+            "outcome": page.outcome,
+            "conflicts": page.conflicts,
+            "reload_button": RELOAD_BUTTON,
+            "page_message": page.message if request.htmx else "",
         },
     )
+
+
+def _outcome_message(request: HttpRequest, page: EditPage) -> None:
+    """Say what became of a saved edit, unless the contact's page says it: an edit not yet in
+    LiveDesk is shown there, with why and what comes next."""
+    if page.message and page.outcome != EditOutcome.QUEUED:
+        messages.add_message(request, page.level, page.message)
 
 
 @require_http_methods(["GET", "POST"])
@@ -122,10 +241,11 @@ def contact_edit(request: HttpRequest, remote_id: int) -> HttpResponse:
         source=ContactEdit.Source.AGENT,
         reopened=open_edit,
     )
+    if page.finished:
+        _outcome_message(request, page)
+        return redirect(contact)
     if page.message:
         messages.add_message(request, page.level, page.message)
-    if page.finished:
-        return redirect(contact)
     context = {
         "contact": contact,
         "livedesk_unreachable": _livedesk_unreachable(refreshed),

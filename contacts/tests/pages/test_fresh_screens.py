@@ -17,6 +17,10 @@ from contacts.tests.factories import api_requests, contact_synced, page_text
 pytestmark = pytest.mark.django_db
 
 UNREACHABLE = "LiveDesk could not be reached: shown as of"
+# The contact's page names what happened: LiveDesk's answer, or no answer in time.
+ANSWERED_503 = "LiveDesk answered 503: shown as of"
+TIMED_OUT = "LiveDesk did not answer in time: shown as of"
+SHOWN_AS_OF = ": shown as of"
 GONE = "LiveDesk no longer lists this contact"
 
 
@@ -40,9 +44,9 @@ def contact_page(client, contact: Contact, name: str = "contacts:detail"):
     return response
 
 
-def shown_as_of(contact: Contact) -> str:
+def shown_as_of(contact: Contact, cause: str = UNREACHABLE) -> str:
     when = date_format(timezone.localtime(contact.synced_at), "SHORT_DATETIME_FORMAT")
-    return f"{UNREACHABLE} {when}"
+    return f"{cause} {when}"
 
 
 def test_an_old_copy_is_refreshed_before_the_page_shows_it(sandbox, agent_client, ann):
@@ -52,7 +56,7 @@ def test_an_old_copy_is_refreshed_before_the_page_shows_it(sandbox, agent_client
     text = page_text(contact_page(agent_client, ann))
 
     assert "Ann Outside" in text
-    assert UNREACHABLE not in text
+    assert SHOWN_AS_OF not in text
     ann.refresh_from_db()
     assert ann.name == "Ann Outside"
     assert timezone.now() - ann.synced_at < timedelta(seconds=10)
@@ -70,7 +74,7 @@ def test_a_fresh_copy_is_shown_without_asking_livedesk(sandbox, agent_client, an
     text = page_text(contact_page(agent_client, ann))
 
     assert "Ann Outside" not in text
-    assert UNREACHABLE not in text
+    assert SHOWN_AS_OF not in text
     assert len(api_requests(sandbox, "GET")) == asked_before
 
 
@@ -94,7 +98,7 @@ def test_a_hanging_livedesk_leaves_the_page_fast_with_the_mirror_as_of_its_time(
     elapsed = time.monotonic() - started
 
     assert elapsed < 3.5  # LIVEDESK_FRESH_TIMEOUT_SECONDS (2) and the page, well under the hang
-    assert shown_as_of(ann) in text
+    assert shown_as_of(ann, TIMED_OUT) in text
     assert "Ann Outside" not in text
     assert Contact.objects.get(pk=ann.pk).synced_at == ann.synced_at
 
@@ -108,7 +112,7 @@ def test_a_failing_livedesk_is_not_asked_twice_and_the_page_says_as_of_when(
 
     text = page_text(contact_page(agent_client, ann))
 
-    assert shown_as_of(ann) in text
+    assert shown_as_of(ann, ANSWERED_503) in text
     assert len(api_requests(sandbox, "GET")) == 2  # the sync's list, then one refresh
 
 
@@ -119,7 +123,7 @@ def test_a_contact_deleted_in_livedesk_is_shown_gone(sandbox, agent_client, ann)
     text = page_text(contact_page(agent_client, ann))
 
     assert GONE in text
-    assert UNREACHABLE not in text
+    assert SHOWN_AS_OF not in text
     assert Contact.objects.get(pk=ann.pk).is_gone
 
 
@@ -132,7 +136,7 @@ def test_the_edit_form_opens_with_livedesk_s_current_values(sandbox, agent_clien
     form = response.context["form"]
     assert form["name"].value() == "Ann Outside"
     assert int(form["base_version"].value()) == Contact.objects.get(pk=ann.pk).version
-    assert UNREACHABLE not in page_text(response)
+    assert SHOWN_AS_OF not in page_text(response)
 
 
 def test_the_edit_form_opens_with_the_mirror_as_of_its_time_when_livedesk_hangs(
