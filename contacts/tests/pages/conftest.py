@@ -84,3 +84,43 @@ def lead():
 @pytest.fixture
 def lead_client(lead) -> Client:
     return client_for(lead)
+
+
+# --- Accessibility: axe-core ---------------------------------------------------------------------
+
+# axe-core 4.14.1 (MPL 2.0, its licence header kept), vendored so the tests need no network.
+AXE_SCRIPT = Path(__file__).parent / "vendor" / "axe.min.js"
+AXE_IMPACTS_REFUSED = ("serious", "critical")
+
+
+def axe_violations(page: Page, *, impacts: tuple[str, ...] = AXE_IMPACTS_REFUSED) -> list[dict]:
+    """axe-core's violations on the page as it stands, those of the given impacts (serious and
+    critical by default), WCAG 2.2's target size (24 px to tap) included, which axe leaves off
+    unless asked. The script goes in through the DevTools protocol, which the pages'
+    Content-Security-Policy does not govern."""
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE_SCRIPT.read_text(encoding="utf-8") + "\n;undefined")
+    violations = page.evaluate(
+        """async () => {
+            const results = await window.axe.run(document, {
+                resultTypes: ["violations"],
+                rules: {"target-size": {enabled: true}},
+            });
+            return results.violations;
+        }"""
+    )
+    return [violation for violation in violations if violation["impact"] in impacts]
+
+
+def axe_report(violations: list[dict]) -> str:
+    """The violations as a reader can act on them: the rule, and each element with its fix."""
+    lines = []
+    for violation in violations:
+        lines.append(f"[{violation['impact']}] {violation['id']}: {violation['help']}")
+        for node in violation["nodes"]:
+            target = " ".join(str(part) for part in node["target"])
+            lines.append(f"    at {target}")
+            lines.append(f"       {node['html'][:160]}")
+            for summary_line in (node.get("failureSummary") or "").splitlines():
+                lines.append(f"       {summary_line.strip()}")
+    return "\n".join(lines)
