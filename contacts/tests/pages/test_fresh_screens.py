@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 
 from contacts.models import Contact, ContactEdit
+from contacts.templatetags.when import when
 from contacts.tests.factories import api_requests, contact_synced, page_text
 
 pytestmark = pytest.mark.django_db
@@ -45,8 +45,7 @@ def contact_page(client, contact: Contact, name: str = "contacts:detail"):
 
 
 def shown_as_of(contact: Contact, cause: str = UNREACHABLE) -> str:
-    when = date_format(timezone.localtime(contact.synced_at), "SHORT_DATETIME_FORMAT")
-    return f"{cause} {when}"
+    return f"{cause} {when(contact.synced_at)}"
 
 
 def test_an_old_copy_is_refreshed_before_the_page_shows_it(sandbox, agent_client, ann):
