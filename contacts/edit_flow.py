@@ -1,8 +1,10 @@
 """One edit flow for the agent's edit page and the admin's change page.
 
 A POST is validated by the shared form, then either reloaded onto the contact's current values
-(the "reload" button after a conflict) or submitted through the edit service; the outcome is
-said in the same words on both pages.
+(the "reload" button), given one more custom attribute row ("Add an attribute" without
+JavaScript) or submitted through the edit service; the outcome is said in the same words on
+both pages. On a conflict the agent's other changes are delivered, and the form opens again on
+the current values with the conflicting ones waiting, marked, for one more Save.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
 from django.utils.translation import gettext, gettext_lazy
 
-from contacts.fields import Section, Values
+from contacts.fields import Section, Values, field_label, values_diff
 from contacts.forms import ContactEditForm
 from contacts.forms.section_edit import SectionEditForm
 from contacts.models import Contact, ContactEdit
@@ -23,6 +25,8 @@ from contacts.services import EditOutcome, EditSubmission, FieldConflict, contac
 
 # The button that reloads the form onto the current values, keeping the agent's changes.
 RELOAD_BUTTON = "reload"
+# The button that adds a blank custom attribute row without JavaScript (edit.js adds it in place).
+ADD_ROW_BUTTON = "add_attribute"
 MESSAGE_LEVELS = {
     EditOutcome.SAVED: messages.SUCCESS,
     EditOutcome.NO_CHANGE: messages.INFO,
@@ -81,6 +85,8 @@ def contact_edit_page(
     if request.method != "POST":
         return EditPage(_form(None, contact=contact, prefill=prefill, section=section))
     form = _form(request.POST, contact=contact, prefill=prefill, section=section)
+    if ADD_ROW_BUTTON in request.POST:
+        return EditPage(form.with_row_added())
     if not form.is_valid():
         return EditPage(form)
     if RELOAD_BUTTON in request.POST:
@@ -101,11 +107,12 @@ def contact_edit_page(
         opened_values=form.opened_values,
         replaces=reopened,
         source=source,
+        deliver_the_rest=True,
     )
-    page = EditPage(form, submission, level=MESSAGE_LEVELS.get(submission.outcome, messages.INFO))
     if submission.outcome == EditOutcome.CONFLICT:
-        form.add_error(None, _conflict_message(submission))
-    elif submission.outcome == EditOutcome.REJECTED:
+        return _conflict_page(form, submission, contact=contact, section=section)
+    page = EditPage(form, submission, level=MESSAGE_LEVELS.get(submission.outcome, messages.INFO))
+    if submission.outcome == EditOutcome.REJECTED:
         form.add_livedesk_errors(submission.field_errors)
         if not submission.field_errors:
             form.add_error(
@@ -128,11 +135,57 @@ def _form(
     return SectionEditForm(data, contact=contact, prefill=prefill, section=section)
 
 
-def _conflict_message(submission: EditSubmission) -> str:
-    return gettext(
-        "Someone else changed %(fields)s after you opened this form, so nothing was sent. "
-        "Compare the values below, then reload the form with the current values."
+def _conflict_page(
+    posted: ContactEditForm,
+    submission: EditSubmission,
+    *,
+    contact: Contact,
+    section: Section | None,
+) -> EditPage:
+    """The form opened again on the contact's current values (the delivered changes among
+    them) with the agent's waiting values on top, each conflicting field marked with both
+    values: one Save sends the agent's, now seen beside theirs."""
+    held = set(submission.held)
+    others = [
+        key for key in values_diff(posted.base_values, posted.edit_values()) if key not in held
+    ]
+    contact.refresh_from_db()
+    form = _form(None, contact=contact, prefill=posted.values_rebased(), section=section)
+    form.error_show(None, _conflict_message(submission, others=others))
+    form.conflicts_mark(submission.conflicts)
+    rest = submission.rest
+    if rest is not None and rest.outcome == EditOutcome.REJECTED:
+        form.add_livedesk_errors(rest.field_errors)
+    return EditPage(form, submission, level=messages.WARNING)
+
+
+def _conflict_message(submission: EditSubmission, *, others: list[str]) -> str:
+    """Which of the agent's changes were delivered, and which wait for them."""
+    waiting = gettext(
+        "Waiting for you: %(fields)s, changed by someone else after you opened this form. "
+        "Compare the values marked below, then save."
     ) % {"fields": ", ".join(conflict.label for conflict in submission.conflicts)}
+    rest = submission.rest
+    fields = ", ".join(field_label(key) for key in others)
+    if rest is None or rest.outcome == EditOutcome.NO_CHANGE:
+        sent = gettext("Nothing was sent to LiveDesk.")
+    elif rest.outcome == EditOutcome.SAVED:
+        sent = gettext("Delivered to LiveDesk: %(fields)s.") % {"fields": fields}
+    elif rest.outcome == EditOutcome.QUEUED:
+        sent = gettext("Saved and on their way to LiveDesk, sent automatically: %(fields)s.") % {
+            "fields": fields
+        }
+    elif rest.outcome == EditOutcome.REJECTED:
+        sent = gettext(
+            "LiveDesk rejected your other changes (%(fields)s), so they were not saved there: "
+            "correct the fields marked below."
+        ) % {"fields": fields}
+    else:
+        sent = gettext(
+            "Your other changes (%(fields)s) did not reach LiveDesk: %(error)s They are kept on "
+            "the contact's page."
+        ) % {"fields": fields, "error": rest.edit.error_message}
+    return f"{sent} {waiting}"
 
 
 def outcome_message(submission: EditSubmission) -> str:

@@ -4,7 +4,7 @@ contact in the registry's sections, checked before anything is sent."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from crispy_bootstrap5.bootstrap5 import Switch
 from crispy_forms.helper import FormHelper
@@ -13,12 +13,13 @@ from django import forms
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.forms.boundfield import BoundField
+from django.forms.forms import NON_FIELD_ERRORS
 from django.template.loader import render_to_string
 from django.utils.functional import cached_property
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from contacts.display import value_text
+from contacts.display import change_words, value_text
 from contacts.fields import (
     CUSTOM_PREFIX,
     ContactField,
@@ -34,6 +35,7 @@ from contacts.fields import (
     values_with_changes,
 )
 from contacts.forms.custom_attributes import (
+    ROWS_MAX,
     CustomAttributeRowFormSet,
     definition_field,
     definition_json,
@@ -46,6 +48,9 @@ from contacts.forms.field_types import (
     same_text,
 )
 from contacts.models import Contact, CustomAttributeDefinition
+
+if TYPE_CHECKING:
+    from contacts.services import FieldConflict
 
 BASE_SALT = "contacts.forms.ContactEditForm.base_values"
 CUSTOM_FIELD_PREFIX = "custom_"
@@ -67,6 +72,16 @@ class CustomRows(LayoutObject):
 
     def render(self, form, context, template_pack=None, **kwargs):
         return render_to_string("contacts/includes/custom_rows.html", {"formset": form.custom_rows})
+
+
+@dataclass(frozen=True)
+class ErrorLink:
+    """One entry of the error summary: a message, the label of the input it concerns and its
+    id (none for the form's own messages)."""
+
+    message: str
+    label: str = ""
+    target_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -144,6 +159,8 @@ class ContactEditForm(forms.Form):
             ],
             defined_keys=frozenset(defined),
         )
+        # The form names of fields someone else changed too, marked by conflicts_mark.
+        self.conflicted: list[str] = []
 
     # Opening
 
@@ -220,6 +237,7 @@ class ContactEditForm(forms.Form):
         helper = FormHelper()
         helper.form_tag = False
         helper.disable_csrf = True
+        helper.template = "contacts/layout/edit_form.html"
         sections = []
         for key, rows in self._section_names().items():
             layout_rows: list[Any] = [_layout_row(self, names) for names in rows]
@@ -273,6 +291,22 @@ class ContactEditForm(forms.Form):
     @property
     def base_values(self) -> Values:
         return self.cleaned_data["base_values"]
+
+    def with_row_added(self) -> ContactEditForm:
+        """This bound form posted back with one more blank custom attribute row ("Add an
+        attribute" without JavaScript): nothing is checked or sent."""
+        data = self.data.copy()
+        total = self.custom_rows.management_form["TOTAL_FORMS"].html_name
+        try:
+            count = int(data.get(total) or 0)
+        except ValueError:
+            count = 0
+        data[total] = str(min(max(count, 0), ROWS_MAX - 1) + 1)
+        form = ContactEditForm(
+            data, contact=self.contact, prefill=self.opened_values, prefix=self.prefix
+        )
+        form.custom_rows.row_added = True
+        return form
 
     # Results
 
@@ -329,12 +363,76 @@ class ContactEditForm(forms.Form):
                 data[bound.html_name] = "" if value is None else value
         return data
 
+    def conflicts_mark(self, conflicts: list[FieldConflict]) -> None:
+        """Mark each field someone else changed too with both values; the first takes focus.
+        On a form opened afresh (not posted), as the page shows it after a conflict."""
+        for conflict in conflicts:
+            message = gettext(
+                "Changed by someone else to “%(theirs)s” after you opened the form. Your value "
+                "“%(yours)s” was not sent: Save sends it, or enter theirs to keep it."
+            ) % {
+                "theirs": change_words(conflict.field, conflict.theirs),
+                "yours": change_words(conflict.field, conflict.yours),
+            }
+            name = self._form_name_of(conflict.field)
+            if name is None:
+                self.error_show(None, f"{conflict.label}: {message}")
+                continue
+            self.error_show(name, message)
+            widget = self.fields[name].widget
+            widget.attrs["class"] = (widget.attrs.get("class", "") + " field-conflict").strip()
+            if not self.conflicted:
+                widget.attrs["autofocus"] = True
+            self.conflicted.append(name)
+
+    def error_show(self, name: str | None, message: str) -> None:
+        """Show a message on a field (None: above the form) of a form either posted or opened
+        afresh, as Django's add_error does for a posted one."""
+        errors = self.errors  # an unbound form's are empty, and shown all the same
+        key = NON_FIELD_ERRORS if name is None else name
+        if key not in errors:
+            errors[key] = (
+                self.error_class(error_class="nonfield", renderer=self.renderer)
+                if name is None
+                else self.error_class(renderer=self.renderer, field_id=self[name].auto_id)
+            )
+        errors[key].append(message)
+
+    def errors_listed(self) -> list[ErrorLink]:
+        """Every error of the form and its custom attribute rows, in the page's order, each
+        with the input to go to (none for the form's own)."""
+        listed = [ErrorLink(str(message)) for message in self.non_field_errors()]
+        for section in self.sections:
+            for bound in section.fields:
+                listed += _links(bound, bound.label)
+        if self.is_bound:
+            listed += [ErrorLink(str(message)) for message in self.custom_rows.non_form_errors()]
+            for row in self.custom_rows.forms:
+                key = row["key"].value() or gettext("New attribute")
+                for name in ("key", "value"):
+                    listed += _links(row[name], f"{key} ({row[name].label})")
+                listed += [
+                    ErrorLink(str(message), str(key), row["key"].auto_id)
+                    for message in row.non_field_errors()
+                ]
+        for bound in self.hidden_fields():
+            listed += [ErrorLink(str(message)) for message in bound.errors]
+        return listed
+
+    def _form_name_of(self, key: str) -> str | None:
+        """This form's field for a registry key, or None (a free custom attribute's row)."""
+        if key.startswith(CUSTOM_PREFIX):
+            name = CUSTOM_FIELD_PREFIX + key.removeprefix(CUSTOM_PREFIX)
+            return name if name in self.fields else None
+        field = fields_by_key().get(key)
+        return field.form_name if field is not None else None
+
     def add_livedesk_errors(self, field_errors: dict[str, list[str]]) -> None:
         """Show LiveDesk's 422 messages on the fields they name; others above the form."""
         for livedesk_name, messages in field_errors.items():
             name = self.field_name_for(livedesk_name)
             for message in messages or [gettext("LiveDesk rejected this value.")]:
-                self.add_error(name, gettext("LiveDesk: %(message)s") % {"message": message})
+                self.error_show(name, gettext("LiveDesk: %(message)s") % {"message": message})
 
     def field_name_for(self, livedesk_name: str) -> str | None:
         """This form's field for a name LiveDesk or the service uses, or None."""
@@ -345,6 +443,10 @@ class ContactEditForm(forms.Form):
             name = CUSTOM_FIELD_PREFIX + key.removeprefix(CUSTOM_PREFIX)
             return name if name in self.fields else None
         return fields_by_key()[key].form_name
+
+
+def _links(bound: BoundField, label: Any) -> list[ErrorLink]:
+    return [ErrorLink(str(message), str(label), bound.auto_id) for message in bound.errors]
 
 
 def _layout_row(form: ContactEditForm, names: list[str]) -> Row:

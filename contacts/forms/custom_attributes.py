@@ -112,6 +112,8 @@ class CustomAttributeRowForm(forms.Form):
 class BaseCustomAttributeRowFormSet(forms.BaseFormSet):
     def __init__(self, *args, defined_keys: frozenset[str] = frozenset(), **kwargs):
         self.defined_keys = defined_keys
+        # A blank row was just added by the "Add an attribute" button: its key takes focus.
+        self.row_added = False
         super().__init__(*args, **kwargs)
 
     def clean(self):
@@ -131,11 +133,13 @@ class BaseCustomAttributeRowFormSet(forms.BaseFormSet):
             seen.add(key)
 
 
+# No blank row is drawn: "Add an attribute" adds one (in the browser, or posted back).
+ROWS_MAX = 200
 CustomAttributeRowFormSet = forms.formset_factory(
     CustomAttributeRowForm,
     formset=BaseCustomAttributeRowFormSet,
-    extra=2,
-    max_num=200,
+    extra=0,
+    max_num=ROWS_MAX,
     validate_max=True,
 )
 

@@ -10,7 +10,7 @@ else saved is never overwritten unless the agent was shown it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -90,6 +90,19 @@ class EditSubmission:
     waiting: bool = False
     # Fields the newer edit this one was carried into set again, to its agent's value.
     overridden: list[str] = field(default_factory=list)
+    # A conflict's other changes, submitted without the conflicting fields (`deliver_the_rest`):
+    # what became of them; None when there were none to send.
+    rest: EditSubmission | None = None
+
+    @property
+    def held(self) -> list[str]:
+        """The keys of the conflicting fields: not sent, waiting for the agent."""
+        return [conflict.field for conflict in self.conflicts]
+
+
+# How many times the rest of a conflicting edit is submitted again when yet another of its
+# fields turns out to conflict (LiveDesk changed it just before the push).
+REST_ROUNDS = 3
 
 
 def contact_edit_submit(
@@ -103,8 +116,72 @@ def contact_edit_submit(
     replaces: ContactEdit | None = None,
     source: str = ContactEdit.Source.AGENT,
     reverts: ContactEdit | None = None,
+    deliver_the_rest: bool = False,
 ) -> EditSubmission:
-    """Record an edit in the outbox, commit it, then deliver it within the agent's wait."""
+    """Record an edit in the outbox, commit it, then deliver it within the agent's wait.
+
+    With `deliver_the_rest`, a conflict holds back only the conflicting fields: the agent's
+    other changes are submitted the same way, and the CONFLICT submission says in `rest` what
+    became of them.
+    """
+    submission = _submit(
+        contact=contact,
+        editor=editor,
+        values=values,
+        base_values=base_values,
+        base_version=base_version,
+        opened_values=opened_values,
+        replaces=replaces,
+        source=source,
+        reverts=reverts,
+    )
+    if submission.outcome != EditOutcome.CONFLICT or not deliver_the_rest:
+        return submission
+    conflicts = list(submission.conflicts)
+    for _round in range(REST_ROUNDS):
+        held = {conflict.field for conflict in conflicts}
+        rest_values = _held_back(values, base_values=base_values, keys=held)
+        if not values_diff(base_values, rest_values):
+            break
+        # The reopened edit is not replaced: its held values still wait on it for the agent.
+        rest = _submit(
+            contact=contact,
+            editor=editor,
+            values=rest_values,
+            base_values=base_values,
+            base_version=base_version,
+            opened_values=opened_values,
+            source=source,
+        )
+        if rest.outcome != EditOutcome.CONFLICT:
+            return replace(submission, conflicts=conflicts, rest=rest)
+        conflicts += [conflict for conflict in rest.conflicts if conflict.field not in held]
+    return replace(submission, conflicts=conflicts)
+
+
+def _held_back(values: Values, *, base_values: Values, keys: set[str]) -> Values:
+    """`values` with the fields `keys` as the form opened them: those changes left out."""
+    rest = dict(values)
+    for key in keys:
+        if key in base_values:
+            rest[key] = base_values[key]
+        else:
+            rest.pop(key, None)
+    return rest
+
+
+def _submit(
+    *,
+    contact: Contact,
+    editor: AbstractBaseUser,
+    values: Values,
+    base_values: Values,
+    base_version: int,
+    opened_values: Values | None,
+    source: str,
+    replaces: ContactEdit | None = None,
+    reverts: ContactEdit | None = None,
+) -> EditSubmission:
     try:
         edit = contact_edit_record(
             contact=contact,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -247,6 +248,25 @@ def edit_form_data(form, **changes: Any) -> dict[str, Any]:
             data.pop(name, None)
         else:
             data[name] = "on" if value is True else value
+    return custom_rows_counted(data)
+
+
+CUSTOM_ROW_NAME = re.compile(r"(?:^|-)custom-([0-9]+)-")
+
+
+def custom_rows_counted(data: dict[str, Any]) -> dict[str, Any]:
+    """The posted data with the custom rows' count covering every row it names, as the
+    browser's "Add an attribute" leaves it (no blank row is drawn)."""
+    for total in [name for name in data if name.endswith("custom-TOTAL_FORMS")]:
+        if not str(data[total]).isascii() or not str(data[total]).isdigit():
+            continue  # a hostile count, posted as it is
+        prefix = total.removesuffix("TOTAL_FORMS")
+        indexes = [
+            int(match.group(1))
+            for name in data
+            if name.startswith(prefix) and (match := CUSTOM_ROW_NAME.search(name))
+        ]
+        data[total] = str(max([int(data[total]), *(index + 1 for index in indexes)]))
     return data
 
 
@@ -352,7 +372,7 @@ def admin_edit_post(client, contact: Contact, **changes: Any):
             data.pop(name, None)
         else:
             data[name] = "on" if value is True else value
-    return client.post(change_url(contact), data, follow=True)
+    return client.post(change_url(contact), custom_rows_counted(data), follow=True)
 
 
 def messages_of(response) -> list[tuple[str, str]]:

@@ -317,9 +317,10 @@ def test_a_change_made_in_livedesk_while_the_form_is_open_is_shown_not_overwritt
     page.get_by_label("City").fill("Phuket")
     page.get_by_role("button", name="Save to LiveDesk").click()
 
-    conflicts = page.locator("#conflicts")
-    expect(conflicts.get_by_role("row").filter(has_text="City")).to_contain_text("Trang")
-    expect(conflicts.get_by_role("row").filter(has_text="City")).to_contain_text("Phuket")
+    city = page.get_by_label("City")
+    expect(city).to_be_focused()
+    expect(city).to_have_value("Phuket")
+    expect(city).to_have_accessible_description(re.compile("Changed by someone else to “Trang”"))
     assert sandbox.store.get_contact(contact.remote_id)["additional_attributes"]["city"] == "Trang"
 
 

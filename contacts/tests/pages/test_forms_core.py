@@ -26,7 +26,7 @@ def test_form_opens_with_the_contacts_values_in_its_fields():
     assert form["company_name"].value() == "Acme"
     assert form["social_facebook"].value() == "ann.lee"
     assert [row.initial for row in form.custom_rows.forms[:1]] == [{"key": "plan", "value": "gold"}]
-    assert len(form.custom_rows.forms) == 3  # the attribute plus two blank rows
+    assert len(form.custom_rows.forms) == 1  # the attribute, no blank row
 
 
 def test_untouched_form_yields_the_contacts_values():

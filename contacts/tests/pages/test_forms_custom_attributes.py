@@ -171,7 +171,7 @@ def test_defined_attributes_get_typed_fields_instead_of_rows():
 
     assert form["custom_seats"].label == "Seats"
     assert form["custom_seats"].value() == "12"
-    assert [row.initial.get("key") for row in form.custom_rows.forms] == ["plan", None, None]
+    assert [row.initial.get("key") for row in form.custom_rows.forms] == ["plan"]
     assert [field.name for field in form.sections[3].fields] == ["custom_seats"]
 
 

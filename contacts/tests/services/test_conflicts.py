@@ -137,3 +137,97 @@ def test_same_value_on_both_sides_is_not_a_conflict(sandbox, agent):
     assert edit.state == ContactEdit.State.SUCCEEDED
     assert patch_bodies(sandbox) == [{"additional_attributes": {"city": "Phuket"}}]
     assert edit.changed_fields == ["additional_attributes.city"]
+
+
+# --- Delivering the rest of a conflicting edit ----------------------------------------------------
+
+
+def rest_submitted(contact, agent, opened, opened_version, **changes):
+    """Submit as the edit page does: the conflicting fields held back, the rest delivered."""
+    return services.contact_edit_submit(
+        contact=contact,
+        editor=agent,
+        values={**opened, **changes},
+        base_values=opened,
+        base_version=opened_version,
+        deliver_the_rest=True,
+    )
+
+
+def test_a_conflict_delivers_the_other_changes_and_holds_the_conflicting_one(sandbox, agent):
+    contact = contact_synced(sandbox=sandbox, name="Ann", additional_attributes={"city": "Nan"})
+    opened, opened_version = fields.contact_values(contact), contact.version
+    sandbox.store.update_contact(contact.remote_id, {"name": "Ann Theirs"})
+    services.contacts_sync()
+
+    submission = rest_submitted(
+        contact,
+        agent,
+        opened,
+        opened_version,
+        name="Ann Yours",
+        **{"additional_attributes.city": "Phuket"},
+    )
+
+    assert submission.outcome == services.EditOutcome.CONFLICT
+    assert submission.held == ["name"]
+    assert submission.rest.outcome == services.EditOutcome.SAVED
+    assert submission.rest.edit.changed_fields == ["additional_attributes.city"]
+    assert patch_bodies(sandbox) == [{"additional_attributes": {"city": "Phuket"}}]
+    remote = sandbox.store.get_contact(contact.remote_id)
+    assert (remote["name"], remote["additional_attributes"]["city"]) == ("Ann Theirs", "Phuket")
+
+
+def test_a_conflict_found_at_the_push_still_delivers_the_other_changes(sandbox, agent):
+    contact = contact_synced(sandbox=sandbox, name="Ann", additional_attributes={"city": "Nan"})
+    opened, opened_version = fields.contact_values(contact), contact.version
+    # LiveDesk changes the name unseen by the mirror: the push's read finds it.
+    sandbox.store.update_contact(contact.remote_id, {"name": "Ann Theirs"})
+
+    submission = rest_submitted(
+        contact,
+        agent,
+        opened,
+        opened_version,
+        name="Ann Yours",
+        **{"additional_attributes.city": "Phuket"},
+    )
+
+    assert submission.held == ["name"]
+    assert submission.rest.outcome == services.EditOutcome.SAVED
+    assert patch_bodies(sandbox) == [{"additional_attributes": {"city": "Phuket"}}]
+    assert sandbox.store.get_contact(contact.remote_id)["name"] == "Ann Theirs"
+    first = ContactEdit.objects.filter(source=ContactEdit.Source.AGENT).earliest("created_at")
+    assert first.state == ContactEdit.State.DISCARDED  # shown to the agent, never sent
+
+
+def test_a_conflict_with_no_other_change_sends_nothing(sandbox, agent):
+    contact = contact_synced(sandbox=sandbox, name="Ann")
+    opened, opened_version = fields.contact_values(contact), contact.version
+    sandbox.store.update_contact(contact.remote_id, {"name": "Ann Theirs"})
+    services.contacts_sync()
+
+    submission = rest_submitted(contact, agent, opened, opened_version, name="Ann Yours")
+
+    assert submission.outcome == services.EditOutcome.CONFLICT
+    assert submission.rest is None
+    assert patch_bodies(sandbox) == []
+
+
+def test_without_deliver_the_rest_a_conflict_still_sends_nothing(sandbox, agent):
+    contact = contact_synced(sandbox=sandbox, name="Ann", additional_attributes={"city": "Nan"})
+    opened, opened_version = fields.contact_values(contact), contact.version
+    sandbox.store.update_contact(contact.remote_id, {"name": "Ann Theirs"})
+    services.contacts_sync()
+
+    submission = edit_submission(
+        contact=contact,
+        editor=agent,
+        changes={"name": "Ann Yours", "additional_attributes.city": "Phuket"},
+        base_values=opened,
+        base_version=opened_version,
+    )
+
+    assert submission.outcome == services.EditOutcome.CONFLICT
+    assert submission.rest is None
+    assert patch_bodies(sandbox) == []
