@@ -517,6 +517,15 @@ def edit_history(
     return edits
 
 
+def edit_history_contact(*, contact: str = "") -> Contact | None:
+    """The contact a history filter names by its LiveDesk id (as the contact page links to
+    it), to show by name; None for a name, a blank or an unknown id."""
+    remote_id = parse_id(contact.strip().lstrip("#"))
+    if remote_id is None:
+        return None
+    return Contact.objects.filter(remote_id=remote_id).first()
+
+
 def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 

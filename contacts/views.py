@@ -317,14 +317,23 @@ def edit_discard(request: HttpRequest, edit_id: int) -> HttpResponse:
 @_can_view
 def edit_history(request: HttpRequest) -> HttpResponse:
     filter_form = EditHistoryFilterForm(request.GET or None)
-    edits = selectors.edit_history(**filter_form.filters())
+    filters = filter_form.filters()
+    edits = selectors.edit_history(**filters)
     page = Paginator(edits, PAGE_SIZE).get_page(request.GET.get("page"))
     # Each row's story from the audit log: one query for the page, set on its edits.
     page.object_list = list(page.object_list)
     events = selectors.edits_audit_events(edit_ids=[edit.pk for edit in page.object_list])
     for edit in page.object_list:
         edit.story = audit_story.edit_story(events[edit.pk])
-    return render(request, "contacts/edit_history.html", {"filter_form": filter_form, "page": page})
+    return render(
+        request,
+        "contacts/edit_history.html",
+        {
+            "filter_form": filter_form,
+            "page": page,
+            "filtered_contact": selectors.edit_history_contact(contact=filters["contact"]),
+        },
+    )
 
 
 @require_GET

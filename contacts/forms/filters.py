@@ -271,6 +271,21 @@ class ContactFilterForm(forms.Form):
             return str(invalid)
         return ""
 
+    @property
+    def active_filter_count(self) -> int:
+        """How many filters beside the search narrow the list: each choice, day and custom
+        attribute condition typed (the sort order is no filter)."""
+        if not self.is_bound:
+            return 0
+        names = [field.name for field in self.choice_fields] + list(DAY_FIELDS)
+        chosen = [name for name in names if str(self.data.get(name) or "").strip()]
+        return len(chosen) + len(self.condition_rows)
+
+    @property
+    def filters_open(self) -> bool:
+        """Whether a phone shows the filters unfolded: while one applies or one is refused."""
+        return bool(self.active_filter_count) or (self.is_bound and not self.is_valid())
+
     def attribute_choices(self) -> list[dict[str, Any]]:
         """The defined attributes for the condition's select: key, label, type, list options."""
         return [

@@ -37,14 +37,17 @@ _TICK = (
     'value="{}" form="bulk-selection" aria-label="{}"></td>\n'
 )
 
+# Each cell's class names its column: on a phone the rows become cards (site.css), the name's
+# link covers the card, and the company, country and last activity are left to the contact page.
 _ROW = (
-    '<tr>\n<td class="text-truncate-cell"><a class="fw-medium" href="{}">{}</a></td>\n'
-    '<td class="text-truncate-cell">{}</td>\n'
-    '<td><span class="font-monospace small">{}</span></td>\n'
-    '<td class="text-truncate-cell">{}</td>\n'
-    "<td>{}{}</td>\n"
-    "<td>{}</td>\n"
-    '<td class="small">{}</td>\n</tr>\n'
+    '<tr>\n<td class="text-truncate-cell cell-name"><a class="fw-medium contact-link" href="{}">'
+    "{}</a></td>\n"
+    '<td class="text-truncate-cell cell-email">{}</td>\n'
+    '<td class="cell-phone"><span class="font-monospace small">{}</span></td>\n'
+    '<td class="text-truncate-cell cell-company">{}</td>\n'
+    '<td class="cell-country">{}{}</td>\n'
+    '<td class="cell-status">{}</td>\n'
+    '<td class="small cell-activity">{}</td>\n</tr>\n'
 )
 
 

@@ -23,20 +23,20 @@ TEMPLATE_ROWS = Template(
     """{% load i18n contact_tags %}
 {% for contact in contacts %}
   <tr>
-    <td class="text-truncate-cell">
-      <a class="fw-medium" href="{{ contact.get_absolute_url }}">{{ contact }}</a>
+    <td class="text-truncate-cell cell-name">
+      <a class="fw-medium contact-link" href="{{ contact.get_absolute_url }}">{{ contact }}</a>
     </td>
-    <td class="text-truncate-cell">{{ contact.email|default:"—" }}</td>
-    <td><span class="font-monospace small">{{ contact.phone_number|default:"—" }}</span></td>
-    <td class="text-truncate-cell">{{ contact.company_name|default:"—" }}</td>
-    <td>{{ contact.country|default:"—" }}{% if contact.country_code %} <span class="text-body-secondary small">{{ contact.country_code }}</span>{% endif %}</td>
-    <td>
+    <td class="text-truncate-cell cell-email">{{ contact.email|default:"—" }}</td>
+    <td class="cell-phone"><span class="font-monospace small">{{ contact.phone_number|default:"—" }}</span></td>
+    <td class="text-truncate-cell cell-company">{{ contact.company_name|default:"—" }}</td>
+    <td class="cell-country">{{ contact.country|default:"—" }}{% if contact.country_code %} <span class="text-body-secondary small">{{ contact.country_code }}</span>{% endif %}</td>
+    <td class="cell-status">
       <span class="badge {{ contact.availability_status|availability_badge }}">{{ contact.get_availability_status_display }}</span>
       {% if contact.blocked %}<span class="badge text-bg-dark">{% translate "Blocked" %}</span>{% endif %}
       {% if contact.push_state != "in_sync" %}<span class="badge {{ contact.push_state|push_state_badge }}">{{ contact.get_push_state_display }}</span>{% endif %}
       {% if contact.is_gone %}<span class="badge text-bg-warning">{% translate "Gone from LiveDesk" %}</span>{% endif %}
     </td>
-    <td class="small">{% if contact.last_activity_at %}<time datetime="{{ contact.last_activity_at|date:'c' }}" title="{{ contact.last_activity_at|date:'DATETIME_FORMAT' }}">{{ contact.last_activity_at|date:"j M Y" }}</time>{% else %}—{% endif %}</td>
+    <td class="small cell-activity">{% if contact.last_activity_at %}<time datetime="{{ contact.last_activity_at|date:'c' }}" title="{{ contact.last_activity_at|date:'DATETIME_FORMAT' }}">{{ contact.last_activity_at|date:"j M Y" }}</time>{% else %}—{% endif %}</td>
   </tr>
 {% empty %}
   <tr><td colspan="7" class="text-center text-body-secondary py-5">{% translate "No contacts match." %}</td></tr>
