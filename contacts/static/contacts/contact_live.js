@@ -134,7 +134,9 @@
     }
     var section = document.querySelector(swapTarget);
     swapTarget = null;
-    if (!section) {
+    // An agent (or a test) already in one of the new fields keeps their place: moving focus now
+    // would send what they type next to another field.
+    if (!section || (section.contains(document.activeElement) && document.activeElement !== section)) {
       return;
     }
     var focus = section.hasAttribute("data-quick-edit")

@@ -15,7 +15,12 @@ from django.urls import reverse
 from playwright.sync_api import expect
 
 from contacts.models import Contact, ContactEdit, EditBatch
-from contacts.tests.factories import batch_edits_make, contacts_synced, edit_submit
+from contacts.tests.factories import (
+    batch_edits_make,
+    contacts_synced,
+    edit_failed_transiently,
+    edit_submit,
+)
 from contacts.tests.pages.conftest import axe_report, axe_violations, logged_in
 
 pytestmark = pytest.mark.browser
@@ -69,6 +74,11 @@ def scene(sandbox, staff_lead) -> Scene:
     )
     assert response.status_code == 302, response.content[:2000]
     draft = EditBatch.objects.get(state=EditBatch.State.DRAFT)
+    # A contact whose edit LiveDesk refused with a 503: its page shows the outage card.
+    edit_failed_transiently(
+        sandbox=sandbox, contact=other, editor=staff_lead, changes={CITY: "Trang"}
+    )
+    sandbox.reset_faults()
     return Scene(contact=contact, other=other, edit=edit, draft=draft, confirmed=confirmed[0])
 
 
@@ -78,6 +88,9 @@ def agent_urls(scene: Scene) -> dict[str, str]:
         "contact list": reverse("contacts:list"),
         "contact list, searched": reverse("contacts:list") + "?q=Somchai",
         "contact": reverse("contacts:detail", args=[remote_id]),
+        "contact with an edit not yet in LiveDesk": reverse(
+            "contacts:detail", args=[scene.other.remote_id]
+        ),
         "contact edit form": reverse("contacts:edit", args=[remote_id]),
         "edit history": reverse("contacts:history"),
         "edit history of a contact": reverse("contacts:history") + f"?contact={remote_id}",
@@ -103,6 +116,7 @@ PAGES = [
     "contact list",
     "contact list, searched",
     "contact",
+    "contact with an edit not yet in LiveDesk",
     "contact edit form",
     "edit history",
     "edit history of a contact",
