@@ -87,10 +87,13 @@ def _badges(contact: Contact, labels: _PageLabels) -> SafeString:
     if contact.blocked:
         parts.append(labels.blocked)
     if contact.push_state != Contact.PushState.IN_SYNC:
+        # Followed by contact_live.js (watchBadges) until the contact's edits settle.
         parts.append(
             _html(
-                '<span class="badge {}">{}</span>',
+                '<span class="badge {}" data-push-state-for="{}" data-push-state="{}">{}</span>',
                 push_state_badge(contact.push_state),
+                contact.remote_id,
+                contact.push_state,
                 labels.push_state.get(contact.push_state, contact.push_state),
             )
         )

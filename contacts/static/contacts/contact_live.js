@@ -77,16 +77,21 @@
   }
 
   function watchBadges(root, url) {
-    var watched = {};
+    // One loop per root: a second call (rows swapped in) adds their unsettled badges to it.
+    var watched = root.liveWatched || (root.liveWatched = {});
     root.querySelectorAll("[data-push-state-for]").forEach(function (badge) {
       if (badge.dataset.pushState !== "in_sync") {
         watched[badge.dataset.pushStateFor] = true;
       }
     });
+    if (root.liveWatching) {
+      return;
+    }
     var delay = POLL_MS;
     function tick() {
       var ids = Object.keys(watched);
       if (!ids.length) {
+        root.liveWatching = false;
         return;
       }
       fetch(url + "?ids=" + encodeURIComponent(ids.join(",")), {
@@ -121,8 +126,17 @@
           window.setTimeout(tick, delay);
         });
     }
+    root.liveWatching = true;
     window.setTimeout(tick, POLL_MS);
   }
+
+  // The list's results swapped in by a search: their badges are followed too.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var root = event.detail.target;
+    if (root && root.dataset && root.dataset.pushStatesUrl) {
+      watchBadges(root, root.dataset.pushStatesUrl);
+    }
+  });
 
   var swapTarget = null;
   document.addEventListener("htmx:beforeRequest", function (event) {

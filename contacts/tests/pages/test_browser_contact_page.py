@@ -138,34 +138,23 @@ def test_a_quick_edit_error_stays_in_its_section_with_focus_on_the_field(agent_p
     assert patch_bodies(sandbox) == []
 
 
-def test_the_list_badge_hook_follows_an_edit_until_it_lands(
+def test_the_lists_badge_follows_an_edit_until_it_lands_without_a_reload(
     agent_page, sandbox, agent, no_client_retries
 ):
     page = agent_page
     contact = contact_synced(sandbox=sandbox, name="Anan Dee")
+    contact_synced(sandbox=sandbox, name="Bee Settled")
     edit = edit_failed_transiently(
         sandbox=sandbox, contact=contact, editor=agent, changes={"name": "Anan D."}
     )
-    page.goto(f"/contacts/{contact.remote_id}/")
-    # The rows of a list, as the list's template marks them for contact_live.js.
-    page.evaluate(
-        """([id, url]) => {
-            const rows = document.createElement("div");
-            rows.id = "rows";
-            const badge = document.createElement("span");
-            badge.dataset.pushStateFor = id;
-            badge.dataset.pushState = "failed";
-            badge.textContent = "Failed";
-            rows.append(badge);
-            document.body.append(rows);
-            window.ContactLive.watchBadges(rows, url);
-        }""",
-        [contact.remote_id, reverse("contacts:push_states")],
-    )
-    badge = page.locator(f"#rows [data-push-state-for='{contact.remote_id}']")
+    page.goto("/contacts/")
+    badge = page.locator(f"#contact-results [data-push-state-for='{contact.remote_id}']")
     expect(badge).to_have_text("Not yet in LiveDesk")
+    page_marked(page)
 
+    sandbox.reset_faults()
     edit_push(edit_id=edit.pk)
 
     expect(badge).to_have_attribute("data-push-state", "in_sync")
     expect(badge).to_be_hidden()
+    assert still_the_same_document(page)

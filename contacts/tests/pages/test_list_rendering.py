@@ -33,7 +33,7 @@ TEMPLATE_ROWS = Template(
     <td class="cell-status">
       <span class="badge {{ contact.availability_status|availability_badge }}">{{ contact.get_availability_status_display }}</span>
       {% if contact.blocked %}<span class="badge text-bg-dark">{% translate "Blocked" %}</span>{% endif %}
-      {% if contact.push_state != "in_sync" %}<span class="badge {{ contact.push_state|push_state_badge }}">{{ contact.get_push_state_display }}</span>{% endif %}
+      {% if contact.push_state != "in_sync" %}<span class="badge {{ contact.push_state|push_state_badge }}" data-push-state-for="{{ contact.remote_id }}" data-push-state="{{ contact.push_state }}">{{ contact.get_push_state_display }}</span>{% endif %}
       {% if contact.is_gone %}<span class="badge text-bg-warning">{% translate "Gone from LiveDesk" %}</span>{% endif %}
     </td>
     <td class="small cell-activity">{% if contact.last_activity_at %}<time datetime="{{ contact.last_activity_at|date:'c' }}" title="{{ contact.last_activity_at|date:'DATETIME_FORMAT' }}">{{ contact.last_activity_at|date:"j M Y" }}</time>{% else %}—{% endif %}</td>
