@@ -13,8 +13,6 @@ from html import escape as html_escape
 
 from django import template
 from django.urls import reverse
-from django.utils import dateformat
-from django.utils.formats import get_format
 from django.utils.html import format_html
 from django.utils.safestring import SafeData, SafeString, mark_safe
 from django.utils.timezone import template_localtime
@@ -23,6 +21,7 @@ from django.utils.translation import gettext
 from contacts.display import phone_display
 from contacts.models import Contact
 from contacts.templatetags.contact_tags import availability_badge, push_state_badge
+from contacts.templatetags.when import when
 
 register = template.Library()
 
@@ -66,8 +65,7 @@ class _PageLabels:
             '<span class="badge text-bg-warning">{}</span>', gettext("Gone from LiveDesk")
         )
         self.select = gettext("Select %(contact)s")
-        self.datetime_format = get_format("DATETIME_FORMAT")
-        # "j M Y" of each day shown, formatted once.
+        # Each day shown, in the one date style (contacts.templatetags.when), formatted once.
         self.days: dict = {}
 
 
@@ -108,11 +106,11 @@ def _last_activity(contact: Contact, labels: _PageLabels) -> SafeString | str:
     local = template_localtime(contact.last_activity_at)
     day = local.date()
     if day not in labels.days:
-        labels.days[day] = dateformat.format(local, "j M Y")
+        labels.days[day] = when(local, "date")
     return _html(
         '<time datetime="{}" title="{}">{}</time>',
         local.isoformat(),  # the "c" format
-        dateformat.format(local, labels.datetime_format),
+        when(local, "full"),
         labels.days[day],
     )
 

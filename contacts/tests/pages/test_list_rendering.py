@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 # The rows as templates/contacts/contact_list.html rendered them before the tag.
 TEMPLATE_ROWS = Template(
-    """{% load i18n contact_tags %}
+    """{% load i18n contact_tags when %}
 {% for contact in contacts %}
   <tr>
     <td class="text-truncate-cell cell-name">
@@ -36,7 +36,7 @@ TEMPLATE_ROWS = Template(
       {% if contact.push_state != "in_sync" %}<span class="badge {{ contact.push_state|push_state_badge }}" data-push-state-for="{{ contact.remote_id }}" data-push-state="{{ contact.push_state }}">{{ contact.get_push_state_display }}</span>{% endif %}
       {% if contact.is_gone %}<span class="badge text-bg-warning">{% translate "Gone from LiveDesk" %}</span>{% endif %}
     </td>
-    <td class="small cell-activity">{% if contact.last_activity_at %}<time datetime="{{ contact.last_activity_at|date:'c' }}" title="{{ contact.last_activity_at|date:'DATETIME_FORMAT' }}">{{ contact.last_activity_at|date:"j M Y" }}</time>{% else %}—{% endif %}</td>
+    <td class="small cell-activity">{% if contact.last_activity_at %}<time datetime="{{ contact.last_activity_at|date:'c' }}" title="{{ contact.last_activity_at|when:'full' }}">{{ contact.last_activity_at|when:'date' }}</time>{% else %}—{% endif %}</td>
   </tr>
 {% empty %}
   <tr><td colspan="7" class="text-center text-body-secondary py-5">{% translate "No contacts match." %}</td></tr>
