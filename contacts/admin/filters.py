@@ -79,6 +79,7 @@ class DaysAndAttributesListFilter(admin.ListFilter):
             selectors.contact_ranges_and_attributes(
                 **{name: self.filters[name] for name in DAY_FIELDS},
                 attributes=self.filters["attributes"],
+                definitions=self.form.definitions,
             )
         )
 

@@ -7,6 +7,8 @@ from datetime import datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -136,3 +138,13 @@ def test_bulk_edit_over_all_matching_carries_the_conditions_and_days(scored):
     }
     bulk_page = client.get(response.url)
     assert sorted(c.remote_id for c in bulk_page.context["selection"].contacts()) == [2]
+
+
+def test_a_condition_costs_the_admin_no_query_beyond_a_column_filter(admin_client, scored):
+    admin_client.get(CONTACTS_URL)  # the session and the country choices stored
+    with CaptureQueriesContext(connection) as by_column:
+        admin_client.get(CONTACTS_URL, {"blocked__exact": "1"})
+    with CaptureQueriesContext(connection) as by_condition:
+        admin_client.get(CONTACTS_URL, {"attr": "score", "op": "gt", "value": "9"})
+
+    assert len(by_condition) <= len(by_column)
