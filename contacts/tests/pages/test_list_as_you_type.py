@@ -55,7 +55,7 @@ def test_the_page_holds_the_results_in_the_region_htmx_replaces(agent_client, li
 
     html = response.content.decode()
     assert "contacts/contact_list.html" in template_names(response)
-    assert '<div id="contact-results">' in html
+    assert '<div id="contact-results" data-push-states-url="/contacts/push-states.json">' in html
     assert "Anchalee Naksawat" in html
     assert 'hx-target="#contact-results"' in html
     assert 'hx-trigger="input changed delay:300ms, search"' in html
